@@ -1,0 +1,61 @@
+# GlowWorm: every command a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+SERVICES_DIR ?= $(CURDIR)/.services
+ENV_FILE := $(SERVICES_DIR)/env
+# Load the settings `make services` wrote, for every recipe that talks to the services.
+WITH_ENV := set -a && source $(ENV_FILE) && set +a &&
+
+.PHONY: help install services services-stop setup stack run test test-unit lint bench bench-quick clean
+
+help:  ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $@
+
+install: $(BIN)/.installed  ## make the virtualenv and install the project
+
+services: $(BIN)/.installed  ## install (if missing) and start Postgres, RabbitMQ and MinIO on 127.0.0.1
+	bash infra/services.sh start
+
+services-stop:  ## stop exactly the services `make services` started
+	bash infra/services.sh stop
+
+setup: services  ## migrate the schema, make both buckets, wire the bucket notification
+	$(WITH_ENV) $(BIN)/glowworm setup
+
+stack: setup  ## run upload_service on :8000 and one processor in the foreground (Ctrl-C stops both)
+	$(WITH_ENV) bash infra/stack.sh
+
+run: setup  ## the pipeline on real local services, with a token printed for you
+	@$(WITH_ENV) echo "Your token: $$($(BIN)/glowworm token create --name demo --admin)"
+	$(WITH_ENV) bash infra/stack.sh
+
+test: services  ## the whole suite, on real services
+	$(WITH_ENV) $(BIN)/pytest
+
+test-unit: $(BIN)/.installed  ## only the tests that need no services
+	$(BIN)/pytest -m "not integration"
+
+lint: $(BIN)/.installed  ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+bench: $(BIN)/.installed  ## every benchmark; the report goes to bench/reports/
+	mkdir -p bench/reports
+	$(BIN)/python -m bench.imaging | tee bench/reports/imaging-$$(date +%Y%m%d-%H%M%S).txt
+
+bench-quick: $(BIN)/.installed  ## a short run of the benchmarks
+	$(BIN)/python -m bench.imaging --quick
+
+clean: services-stop  ## stop services and remove their data and the virtualenv
+	rm -rf $(SERVICES_DIR) $(VENV)
