@@ -1,0 +1,173 @@
+"""Database models: users and their API tokens, images, processing jobs, derivatives.
+
+Postgres holds state (DESIGN.md rule 1). Every processing step is keyed by the
+original's bucket + key + ETag, so a repeated event finds the row it made before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from glowworm.sizes import JobType
+
+
+class Status(StrEnum):
+    """Life of an image or a job; the same four words everywhere (the PRD's)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+def _enum(enum: type[StrEnum], name: str) -> Enum:
+    # Stored as short strings with a CHECK constraint: readable in psql, easy to extend.
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the token: tokens are 256-bit random, so a plain hash cannot be guessed back.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Image(Base):
+    __tablename__ = "images"
+    __table_args__ = (UniqueConstraint("bucket", "key", name="uq_images_bucket_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    bucket: Mapped[str] = mapped_column(String(63))
+    key: Mapped[str] = mapped_column(String(1024))
+    original_filename: Mapped[str] = mapped_column(String(255))
+    # What the client declared; never trusted for decoding.
+    declared_content_type: Mapped[str | None] = mapped_column(String(100))
+    declared_size: Mapped[int | None] = mapped_column(BigInteger)
+    declared_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What the store and the processor found.
+    etag: Mapped[str | None] = mapped_column(String(100))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    format: Mapped[str | None] = mapped_column(String(16))
+    mime_type: Mapped[str | None] = mapped_column(String(50))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    orientation: Mapped[int | None] = mapped_column(Integer)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    camera_make: Mapped[str | None] = mapped_column(String(100))
+    camera_model: Mapped[str | None] = mapped_column(String(100))
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("images.id", ondelete="SET NULL")
+    )
+    processing_status: Mapped[Status] = mapped_column(
+        _enum(Status, "image_processing_status"), default=Status.PENDING, index=True
+    )
+    thumbnail_status: Mapped[Status] = mapped_column(
+        _enum(Status, "image_thumbnail_status"), default=Status.PENDING
+    )
+    variant_status: Mapped[Status] = mapped_column(
+        _enum(Status, "image_variant_status"), default=Status.PENDING
+    )
+    processing_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_processing_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processing_completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processing_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    owner: Mapped[User] = relationship(lazy="raise")
+    jobs: Mapped[list[ProcessingJob]] = relationship(
+        back_populates="image", lazy="selectin", order_by="ProcessingJob.id"
+    )
+    derivatives: Mapped[list[Derivative]] = relationship(
+        back_populates="image", lazy="selectin", order_by="Derivative.width"
+    )
+
+
+class ProcessingJob(Base):
+    __tablename__ = "processing_jobs"
+    __table_args__ = (UniqueConstraint("image_id", "job_type", name="uq_jobs_image_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    job_type: Mapped[JobType] = mapped_column(_enum(JobType, "job_type"))
+    status: Mapped[Status] = mapped_column(
+        _enum(Status, "job_status"), default=Status.PENDING, index=True
+    )
+    # The ETag of the original this job works on; a message for another ETag is stale.
+    etag: Mapped[str] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    # A job in `processing` whose lease has run out belongs to a worker that died.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    image: Mapped[Image] = relationship(back_populates="jobs", lazy="raise")
+
+
+class Derivative(Base):
+    __tablename__ = "derivatives"
+    __table_args__ = (UniqueConstraint("image_id", "size", name="uq_derivatives_image_size"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    size: Mapped[str] = mapped_column(String(16))
+    bucket: Mapped[str] = mapped_column(String(63))
+    key: Mapped[str] = mapped_column(String(1024))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    image: Mapped[Image] = relationship(back_populates="derivatives", lazy="raise")

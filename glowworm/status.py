@@ -1,0 +1,29 @@
+"""An image's statuses follow from its jobs; one function keeps them in step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from glowworm.models import Image, Status
+from glowworm.sizes import JobType
+
+
+def sync_image_status(image: Image, now: datetime) -> None:
+    """Set the image's thumbnail, variant and overall status from its job rows."""
+    jobs = {job.job_type: job for job in image.jobs}
+    thumbnail, variant = jobs.get(JobType.THUMBNAIL), jobs.get(JobType.VARIANT)
+    image.thumbnail_status = thumbnail.status if thumbnail else Status.PENDING
+    image.variant_status = variant.status if variant else Status.PENDING
+    statuses = {image.thumbnail_status, image.variant_status}
+    failed = [job for job in jobs.values() if job.status is Status.FAILED]
+    if failed:
+        image.processing_status = Status.FAILED
+        image.processing_error = failed[0].error_message
+    elif statuses == {Status.COMPLETE}:
+        image.processing_status = Status.COMPLETE
+        image.processing_error = None
+        image.processing_completed_at = image.processing_completed_at or now
+    elif statuses != {Status.PENDING} or any(job.attempts for job in jobs.values()):
+        image.processing_status = Status.PROCESSING
+    else:
+        image.processing_status = Status.PENDING

@@ -1,0 +1,62 @@
+"""S3 clients, the key layout of both buckets, and presigned URLs.
+
+Two clients: one talks to the store from inside (``s3_endpoint``); the other only signs
+URLs for the host that browsers reach (``s3_public_endpoint``), because a SigV4
+signature covers the Host header.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from glowworm.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Characters kept in the file-name part of an original's key; others become '_'.
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
+# Longest file name kept in a key (S3 keys may be 1024 bytes; leave room for the prefix).
+MAX_NAME_LENGTH = 200
+
+
+def make_s3_client(settings: Settings, *, public: bool = False) -> S3Client:
+    """A path-style SigV4 client for MinIO (or any S3), for the inside or the public endpoint."""
+    endpoint = settings.s3_public_endpoint if public else settings.s3_endpoint
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=settings.s3_access_key,
+        aws_secret_access_key=settings.s3_secret_key,
+        region_name=settings.s3_region,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"max_attempts": 2, "mode": "standard"},
+        ),
+    )
+
+
+def clean_filename(filename: str) -> str:
+    """The client's file name made safe for a key: no path parts, no control characters."""
+    name = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_NAME.sub("_", name).strip().strip(".")
+    return name[-MAX_NAME_LENGTH:]
+
+
+def original_key(user_id: int, filename: str) -> str:
+    """Where an upload through the API lands: readable in S3 tools, unique per upload."""
+    return f"uploads/{user_id}/{uuid.uuid4().hex}/{clean_filename(filename)}"
+
+
+def derivative_key(image_id: int, size: str) -> str:
+    """Where a derivative is written; rewriting the same image overwrites the same keys."""
+    return f"{image_id}/{size}.jpg"
