@@ -1,0 +1,117 @@
+"""Bytes and size specs in, JPEG derivatives out: the imaging pipeline as a table of contents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from glowworm.sizes import SizeSpec
+from processor.imaging.exif import read_exif
+from processor.imaging.failures import library_errors
+from processor.imaging.formats import DEFAULT_LIMITS, Limits
+from processor.imaging.geometry import Size, fit, turn
+from processor.imaging.header import open_image
+from processor.imaging.resampling import shrink
+from processor.imaging.steps import (
+    Canvas,
+    Step,
+    decode,
+    encode_jpeg,
+    first_frame,
+    fit_largest,
+    orient,
+    shrink_on_load,
+    strip_metadata,
+    to_srgb,
+    to_working_mode,
+)
+
+# From the opened header to the largest derivative, upright, sRGB and bare; every smaller
+# derivative is then resized from the one before it and encoded.
+PIPELINE: tuple[Step, ...] = (
+    first_frame,
+    shrink_on_load,
+    decode,
+    to_working_mode,
+    fit_largest,
+    orient,
+    to_srgb,
+    strip_metadata,
+)
+
+# The content type of every derivative.
+JPEG = "image/jpeg"
+
+_QUALITY_RANGE = range(1, 101)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One encoded derivative."""
+
+    size: str
+    width: int
+    height: int
+    data: bytes
+    content_type: str
+
+
+def render(
+    data: bytes,
+    sizes: Sequence[SizeSpec],
+    *,
+    quality: int = 85,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[Rendition]:
+    """One JPEG per spec, in the order given, each fitted inside ``spec.box_for``.
+
+    The image is decoded once: upright by its EXIF orientation, in sRGB, flattened onto
+    white, stripped of metadata and never upscaled. Raises PermanentError for anything
+    the input is to blame for (see ``header.open_image`` for the kinds); ValueError for
+    an empty ``sizes`` or a quality outside 1..100.
+    """
+    if not sizes:
+        raise ValueError("no sizes requested")
+    if quality not in _QUALITY_RANGE:
+        raise ValueError(f"JPEG quality must be 1..100, not {quality}")
+    canvas, plan = _start(data, sizes, limits)
+    with library_errors(limits):
+        for step in PIPELINE:
+            canvas = step(canvas)
+        made = _derive(canvas, plan, quality)
+    return [made[spec.name] for spec in sizes]
+
+
+def _start(
+    data: bytes, sizes: Sequence[SizeSpec], limits: Limits
+) -> tuple[Canvas, list[tuple[SizeSpec, Size]]]:
+    """The opened image on a canvas, and the plan; the canvas holds the only reference,
+    so the full-size decode is freed as soon as the first resize replaces it."""
+    image = open_image(data, limits)
+    orientation = read_exif(image).orientation
+    plan = _plan(turn(image.size, orientation), sizes)
+    canvas = Canvas(
+        image=image,
+        orientation=orientation,
+        icc_profile=image.info.get("icc_profile") or None,
+        target=plan[0][1],
+    )
+    return canvas, plan
+
+
+def _plan(upright: Size, sizes: Sequence[SizeSpec]) -> list[tuple[SizeSpec, Size]]:
+    """Each spec with its pixel size, largest first: the order the cascade runs in."""
+    planned = [(spec, fit(upright, spec.box_for(*upright))) for spec in sizes]
+    return sorted(planned, key=lambda item: item[1][0] * item[1][1], reverse=True)
+
+
+def _derive(
+    canvas: Canvas, plan: Sequence[tuple[SizeSpec, Size]], quality: int
+) -> dict[str, Rendition]:
+    """Resize each derivative from the previous, larger one, and encode it."""
+    made: dict[str, Rendition] = {}
+    image = canvas.image
+    for spec, size in plan:
+        image = shrink(image, size)
+        made[spec.name] = Rendition(spec.name, *size, encode_jpeg(image, quality), JPEG)
+    return made

@@ -1,0 +1,57 @@
+"""What an upload is, read from its header alone: format, upright size, EXIF facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from processor.imaging.exif import read_exif
+from processor.imaging.failures import library_errors
+from processor.imaging.formats import DEFAULT_LIMITS, Limits, mime_type
+from processor.imaging.geometry import turn
+from processor.imaging.header import open_image
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """The facts about an original that are worth a database column."""
+
+    # Pillow's format name, sniffed from the bytes.
+    format: str
+    mime_type: str
+    # Upright size: after the EXIF orientation is applied.
+    width: int
+    height: int
+    # EXIF orientation 1..8 still to apply to the stored pixels; invalid or missing -> 1,
+    # and 1 for HEIF, whose decoder applies its own rotation.
+    orientation: int
+    # DateTimeOriginal (else DateTime): the camera's wall-clock time, naive.
+    taken_at: datetime | None
+    camera_make: str | None
+    camera_model: str | None
+    frames: int
+
+
+def probe(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ImageInfo:
+    """Describe ``data`` without decoding its pixels.
+
+    Raises PermanentError for the same reasons as ``render`` short of decoding: EMPTY,
+    TOO_LARGE, UNSUPPORTED_FORMAT, NOT_AN_IMAGE, DECOMPRESSION_BOMB, CORRUPT.
+    """
+    image = open_image(data, limits)
+    with library_errors(limits):
+        # GIF counts frames by walking the blocks (no decoding); others read an index.
+        frames = getattr(image, "n_frames", 1)
+    facts = read_exif(image)
+    width, height = turn(image.size, facts.orientation)
+    return ImageInfo(
+        format=str(image.format),
+        mime_type=mime_type(str(image.format), data),
+        width=width,
+        height=height,
+        orientation=facts.orientation,
+        taken_at=facts.taken_at,
+        camera_make=facts.camera_make,
+        camera_model=facts.camera_model,
+        frames=frames,
+    )

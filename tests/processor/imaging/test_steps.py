@@ -1,0 +1,91 @@
+"""Each pipeline step on its own: what it changes, and the guard that lets it do nothing."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from processor.imaging import Limits
+from processor.imaging.header import open_image
+from processor.imaging.steps import (
+    Canvas,
+    first_frame,
+    fit_largest,
+    orient,
+    shrink_on_load,
+    strip_metadata,
+    to_srgb,
+    to_working_mode,
+)
+from tests.processor.imaging.picture import corpus_bytes, rgb
+
+
+def _canvas(name: str, target: tuple[int, int], orientation: int = 1) -> Canvas:
+    image = open_image(corpus_bytes(name), Limits())
+    return Canvas(image, orientation, image.info.get("icc_profile"), target)
+
+
+def test_first_frame_goes_back_to_frame_zero() -> None:
+    canvas = _canvas("pillow-animated.gif", (320, 240))
+    canvas.image.seek(3)
+    assert first_frame(canvas).image.tell() == 0
+
+
+def test_shrink_on_load_decodes_jpeg_at_a_fraction_but_not_below_the_target() -> None:
+    # Stored 1200x1800 with orientation 6: the upright 600x400 target is 400x600 stored.
+    canvas = shrink_on_load(_canvas("orientation-landscape-6.jpg", (600, 400), orientation=6))
+    assert canvas.image.size == (600, 900)
+    canvas.image.load()
+    assert canvas.image.size == (600, 900)
+
+
+def test_shrink_on_load_keeps_full_size_when_it_cannot_halve() -> None:
+    canvas = shrink_on_load(_canvas("orientation-landscape-1.jpg", (1620, 1080)))
+    assert canvas.image.size == (1800, 1200)
+
+
+def test_shrink_on_load_leaves_other_formats_alone() -> None:
+    canvas = shrink_on_load(_canvas("gradient-16bit-gray.png", (10, 3)))
+    assert canvas.image.size == (256, 64)
+
+
+def test_to_working_mode_skips_plain_rgb() -> None:
+    canvas = Canvas(Image.new("RGB", (2, 2)), 1, None, (2, 2))
+    assert to_working_mode(canvas) is canvas
+
+
+def test_fit_largest_resizes_in_stored_orientation() -> None:
+    canvas = Canvas(Image.new("RGB", (400, 300)), 6, None, (150, 200))
+    assert fit_largest(canvas).image.size == (200, 150)
+    assert fit_largest(Canvas(Image.new("RGB", (200, 150)), 6, None, (150, 200))).image.size == (
+        200,
+        150,
+    )
+
+
+def test_orient_turns_once_then_has_nothing_left_to_do() -> None:
+    image = Image.new("RGB", (2, 1), (255, 0, 0))
+    image.putpixel((1, 0), (0, 0, 255))
+    canvas = orient(Canvas(image, 6, None, (1, 2)))
+    assert canvas.orientation == 1
+    assert canvas.image.size == (1, 2)
+    assert rgb(canvas.image, (0, 0)) == (255, 0, 0)  # turned clockwise: left is now top
+    assert orient(canvas) is canvas
+
+
+def test_to_srgb_skips_untagged_rgb_and_clears_the_profile() -> None:
+    untagged = Canvas(Image.new("RGB", (1, 1)), 1, None, (1, 1))
+    assert to_srgb(untagged) is untagged
+    cmyk = to_srgb(Canvas(Image.new("CMYK", (1, 1)), 1, b"junk", (1, 1)))
+    assert (cmyk.image.mode, cmyk.icc_profile) == ("RGB", None)
+
+
+def test_strip_metadata_empties_the_info() -> None:
+    image = Image.new("RGB", (1, 1))
+    image.info.update(exif=b"Exif\x00\x00", comment=b"private-note", icc_profile=b"x")
+    canvas = strip_metadata(Canvas(image, 1, None, (1, 1)))
+    assert canvas.image.info == {}
+    buffer = io.BytesIO()
+    canvas.image.save(buffer, "JPEG")
+    assert b"private-note" not in buffer.getvalue()
