@@ -1,0 +1,42 @@
+"""What a handler needs, made once in ``main()`` and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from processor.errors import FailureKind, TransientError
+from processor.imaging.formats import Limits
+from processor.settings import ProcessorSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: ProcessorSettings
+    sessions: sessionmaker[Session]
+    s3: S3Client
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_pixels=self.settings.max_pixels, max_bytes=self.settings.max_bytes)
+
+    @contextmanager
+    def database(self) -> Iterator[Session]:
+        """One transaction; an unreachable database surfaces as ``TransientError``."""
+        try:
+            with self.sessions.begin() as session:
+                yield session
+        except DBAPIError as e:
+            # OperationalError covers refused and dropped connections; anything else
+            # (a constraint, a bad statement) is a bug and must surface as itself.
+            if isinstance(e, OperationalError) or e.connection_invalidated:
+                raise TransientError(FailureKind.DATABASE, f"database unreachable: {e.orig}") from e
+            raise

@@ -1,0 +1,326 @@
+"""Run one thumbnail or variant job: claim, fetch, derive, store, record.
+
+The job row in Postgres is the truth; the message only points at it. Claiming takes
+a lease, so a job left in ``processing`` by a worker that died is taken over once the
+lease runs out. Derivatives are written before the commit that makes them visible,
+and the message is acknowledged after that commit (DESIGN.md rule 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from glowworm.job_messages import JobMessage
+from glowworm.models import Derivative, Image, ProcessingJob, Status
+from glowworm.sizes import JobType, sizes_for
+from glowworm.status import sync_image_status
+from glowworm.storage import derivative_key
+from processor import blobs
+from processor.backoff import compute_backoff
+from processor.context import Context
+from processor.errors import PermanentError, ProcessingError, TransientError
+from processor.imaging.pipeline import Rendition, render
+from processor.imaging.probe import ImageInfo, probe
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Acknowledge the message; publish ``follow_up`` first if there is one."""
+
+    follow_up: JobMessage | None = None
+    dead: bool = False
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Send the message back through a delay queue, ``delay`` seconds from now."""
+
+    delay: float
+
+
+Outcome = Finished | RetryLater
+
+
+@dataclass(frozen=True)
+class _Claim:
+    bucket: str
+    key: str
+    attempt: int
+    max_attempts: int
+
+
+class _Superseded(Exception):
+    """The original was replaced or the job reset while we worked; drop our results."""
+
+
+def run_job(msg: JobMessage, ctx: Context) -> Outcome:
+    """Do one attempt of the job ``msg`` points at, and say what to do with the message.
+
+    Raises ``TransientError`` only when the database is unreachable before the job
+    could be claimed (nothing was recorded, so nothing is spent).
+    """
+    claim = _claim(msg, ctx)
+    if not isinstance(claim, _Claim):
+        return claim
+    started = time.monotonic()
+    error: ProcessingError | None = None
+    try:
+        if msg.job_type is JobType.THUMBNAIL:
+            outcome: Outcome = Finished(_make_thumbnails(msg, claim, ctx))
+        else:
+            outcome = Finished(_make_variants(msg, claim, ctx))
+        result = "complete"
+    except _Superseded:
+        outcome, result = Finished(), "superseded"
+    except PermanentError as e:
+        error, result = e, "failed"
+        outcome = _record_failure(msg, e, ctx)
+    except TransientError as e:
+        error = e
+        if claim.attempt >= claim.max_attempts:
+            result = "failed"
+            outcome = _record_failure(msg, e, ctx, dead=True)
+        else:
+            result = "retry"
+            outcome = _record_retry(msg, claim, e, ctx)
+    log.info(
+        "job.attempt",
+        image_id=msg.image_id,
+        job_id=msg.job_id,
+        job_type=msg.job_type.value,
+        attempt=claim.attempt,
+        outcome=result,
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+        error=str(error) if error else None,
+        error_kind=error.kind.value if error else None,
+    )
+    return outcome
+
+
+def _lock(session: Session, msg: JobMessage) -> tuple[Image, ProcessingJob] | None:
+    # Always the image first, then the job: ingest locks in the same order.
+    image = session.get(Image, msg.image_id, with_for_update=True, populate_existing=True)
+    job = session.get(ProcessingJob, msg.job_id, with_for_update=True, populate_existing=True)
+    if image is None or job is None or job.image_id != image.id:
+        return None
+    return image, job
+
+
+def _claim(msg: JobMessage, ctx: Context) -> _Claim | Outcome:
+    now = datetime.now(UTC)
+    with ctx.database() as session:
+        locked = _lock(session, msg)
+        if locked is None or locked[1].etag != msg.etag:
+            log.info("job.stale", job_id=msg.job_id, image_id=msg.image_id)
+            return Finished()
+        image, job = locked
+        if job.status is Status.COMPLETE:
+            # A repeated message; make sure the chain went on (the publish may have been lost).
+            return Finished(_variant_message_if_due(image, job))
+        if job.status is Status.FAILED:
+            return Finished()
+        if job.status is Status.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
+            # Another worker holds it (or died holding it): look again when the lease ends.
+            return RetryLater(delay=(job.lease_expires_at - now).total_seconds() + 1.0)
+        job.status = Status.PROCESSING
+        job.attempts += 1
+        job.started_at = now
+        job.next_attempt_at = None
+        job.lease_expires_at = now + timedelta(seconds=ctx.settings.job_lease_seconds)
+        image.processing_attempts += 1
+        image.last_processing_attempt = now
+        sync_image_status(image, now)
+        return _Claim(image.bucket, image.key, job.attempts, job.max_attempts)
+
+
+def _fetch(msg: JobMessage, claim: _Claim, ctx: Context) -> bytes:
+    data, etag = blobs.read(ctx.s3, claim.bucket, claim.key)
+    if etag and etag != msg.etag:
+        raise _Superseded
+    return data
+
+
+def _derive_and_store(data: bytes, msg: JobMessage, ctx: Context) -> list[Rendition]:
+    renditions = render(
+        data, sizes_for(msg.job_type), quality=ctx.settings.jpeg_quality, limits=ctx.limits
+    )
+    for rendition in renditions:
+        key = derivative_key(msg.image_id, rendition.size)
+        blobs.write(
+            ctx.s3, ctx.settings.derivatives_bucket, key, rendition.data, rendition.content_type
+        )
+    return renditions
+
+
+def _make_thumbnails(msg: JobMessage, claim: _Claim, ctx: Context) -> JobMessage | None:
+    data = _fetch(msg, claim, ctx)
+    digest = hashlib.sha256(data).hexdigest()
+    info = probe(data, ctx.limits)
+    with ctx.database() as session:
+        if _record_metadata(session, msg, digest, info):
+            return None  # a duplicate: the existing derivatives now serve this image too
+    renditions = _derive_and_store(data, msg, ctx)
+    return _record_success(msg, renditions, ctx)
+
+
+def _make_variants(msg: JobMessage, claim: _Claim, ctx: Context) -> JobMessage | None:
+    renditions = _derive_and_store(_fetch(msg, claim, ctx), msg, ctx)
+    return _record_success(msg, renditions, ctx)
+
+
+def _record_metadata(session: Session, msg: JobMessage, digest: str, info: ImageInfo) -> bool:
+    """Store what the bytes say; True when the image duplicates a finished one of the owner."""
+    locked = _lock(session, msg)
+    if locked is None or locked[1].etag != msg.etag:
+        raise _Superseded
+    image, _ = locked
+    image.sha256 = digest
+    image.format, image.mime_type = info.format, info.mime_type
+    image.width, image.height, image.orientation = info.width, info.height, info.orientation
+    image.taken_at = info.taken_at
+    image.camera_make, image.camera_model = info.camera_make, info.camera_model
+    original = session.scalars(
+        select(Image)
+        .where(
+            Image.owner_id == image.owner_id,
+            Image.sha256 == digest,
+            Image.id != image.id,
+            Image.duplicate_of_id.is_(None),
+            Image.processing_status == Status.COMPLETE,
+        )
+        .order_by(Image.id)
+        .limit(1)
+    ).first()
+    if original is None:
+        return False
+    now = datetime.now(UTC)
+    image.duplicate_of_id = original.id
+    for derivative in original.derivatives:
+        _upsert_derivative(
+            session,
+            image,
+            derivative.size,
+            derivative.bucket,
+            derivative.key,
+            derivative.width,
+            derivative.height,
+            derivative.bytes,
+        )
+    for job in image.jobs:
+        _complete(job, now)
+    sync_image_status(image, now)
+    log.info("job.duplicate", image_id=image.id, duplicate_of=original.id)
+    return True
+
+
+def _complete(job: ProcessingJob, now: datetime) -> None:
+    job.status = Status.COMPLETE
+    job.completed_at = now
+    job.lease_expires_at = None
+    job.error_kind = job.error_message = None
+
+
+def _upsert_derivative(
+    session: Session,
+    image: Image,
+    size: str,
+    bucket: str,
+    key: str,
+    width: int,
+    height: int,
+    nbytes: int,
+) -> None:
+    row = next((d for d in image.derivatives if d.size == size), None)
+    if row is None:
+        row = Derivative(image_id=image.id, size=size, content_type="image/jpeg")
+        session.add(row)
+        image.derivatives.append(row)
+    row.bucket, row.key = bucket, key
+    row.width, row.height, row.bytes = width, height, nbytes
+
+
+def _record_success(
+    msg: JobMessage, renditions: list[Rendition], ctx: Context
+) -> JobMessage | None:
+    now = datetime.now(UTC)
+    with ctx.database() as session:
+        locked = _lock(session, msg)
+        if locked is None or locked[1].etag != msg.etag:
+            raise _Superseded
+        image, job = locked
+        for r in renditions:
+            _upsert_derivative(
+                session,
+                image,
+                r.size,
+                ctx.settings.derivatives_bucket,
+                derivative_key(image.id, r.size),
+                r.width,
+                r.height,
+                len(r.data),
+            )
+        _complete(job, now)
+        sync_image_status(image, now)
+        return _variant_message_if_due(image, job)
+
+
+def _variant_message_if_due(image: Image, job: ProcessingJob) -> JobMessage | None:
+    if job.job_type is not JobType.THUMBNAIL:
+        return None
+    variant = next((j for j in image.jobs if j.job_type is JobType.VARIANT), None)
+    if variant is None or variant.status is not Status.PENDING:
+        return None
+    return JobMessage(variant.id, image.id, JobType.VARIANT, variant.etag)
+
+
+def _record_failure(
+    msg: JobMessage, error: ProcessingError, ctx: Context, *, dead: bool = False
+) -> Finished:
+    """Mark the job failed for good; a failed thumbnail job fails the variant job too."""
+    now = datetime.now(UTC)
+    with ctx.database() as session:
+        locked = _lock(session, msg)
+        if locked is None or locked[1].etag != msg.etag:
+            return Finished()
+        image, job = locked
+        for other in image.jobs:
+            if other is job or (
+                msg.job_type is JobType.THUMBNAIL and other.status is not Status.COMPLETE
+            ):
+                other.status = Status.FAILED
+                other.error_kind = error.kind.value
+                other.error_message = str(error)
+                other.lease_expires_at = None
+                other.completed_at = now
+        sync_image_status(image, now)
+    return Finished(dead=dead)
+
+
+def _record_retry(msg: JobMessage, claim: _Claim, error: TransientError, ctx: Context) -> Outcome:
+    delay = compute_backoff(claim.attempt, ctx.settings.retry_delays)
+    now = datetime.now(UTC)
+    with ctx.database() as session:
+        locked = _lock(session, msg)
+        if locked is None or locked[1].etag != msg.etag:
+            return Finished()
+        image, job = locked
+        job.status = Status.PENDING
+        job.lease_expires_at = None
+        job.next_attempt_at = now + timedelta(seconds=delay)
+        job.error_kind = error.kind.value
+        job.error_message = (
+            f"attempt {claim.attempt} of {claim.max_attempts} failed: {error}; "
+            f"retrying in {delay:.0f} s"
+        )
+        sync_image_status(image, now)
+        image.processing_error = job.error_message
+    return RetryLater(delay=delay)

@@ -1,0 +1,52 @@
+"""The processor deployable: wire settings, connections and the consumer, then run."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import structlog
+from kombu import Connection
+
+from glowworm.db import make_engine, make_session_factory
+from glowworm.logs import configure_logging
+from glowworm.storage import make_s3_client
+from glowworm.topology import Topology
+from processor.consumer import Worker
+from processor.context import Context
+from processor.imaging.formats import register_openers
+from processor.settings import ProcessorSettings
+
+log = structlog.get_logger(__name__)
+
+
+def main() -> None:
+    settings = ProcessorSettings()
+    configure_logging(settings.log_level)
+    register_openers()
+    engine = make_engine(settings.database_url)
+    ctx = Context(settings, make_session_factory(engine), make_s3_client(settings))
+    topology = Topology.from_settings(settings)
+    # Publisher confirms: a follow-up job is on the broker before we ack what caused it.
+    connection = Connection(
+        settings.amqp_url, heartbeat=30, transport_options={"confirm_publish": True}
+    )
+    with connection:
+        connection.ensure_connection(max_retries=30)
+        topology.declare(connection)
+        worker = Worker(connection, topology, ctx)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            # Finish (and acknowledge) the message in hand, then leave the loop.
+            log.info("worker.stopping", signal=signal.Signals(signum).name)
+            worker.should_stop = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        worker.run()
+    engine.dispose()
+    log.info("worker.stopped")
+
+
+if __name__ == "__main__":
+    main()

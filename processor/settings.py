@@ -1,0 +1,19 @@
+"""Settings of the processor deployable (``GLOWWORM_*`` variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from glowworm.settings import Settings
+
+
+class ProcessorSettings(Settings):
+    # Attempts per job before it is marked failed (transient failures only).
+    max_attempts: int = Field(default=3, ge=1)
+    # Seconds before the 1st, 2nd, 3rd... retry; jitter is added on top.
+    retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0)
+    # A job in `processing` longer than this belongs to a dead worker and is taken over.
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    # Largest original accepted, in bytes and in pixels (checked before decoding).
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 100_000_000
