@@ -1,0 +1,157 @@
+"""Images: list, detail, processing status, a redirect to any size, and retry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import RedirectResponse
+from sqlalchemy import func, select
+
+from glowworm.job_messages import JobMessage
+from glowworm.models import Image, ProcessingJob, Status, User
+from glowworm.sizes import SIZES_BY_NAME
+from glowworm.status import sync_image_status
+from upload_service.deps import ResourcesDep, SessionDep, UserDep
+from upload_service.schemas import ImageOut, ImagePage, ProcessingStatus, RetryResponse
+from upload_service.views import image_out, processing_status
+
+router = APIRouter(prefix="/api/images", tags=["images"])
+
+# Sizes /file serves: every derivative, and the original itself.
+FILE_SIZES = ("original", *SIZES_BY_NAME)
+
+
+def _visible_image(session: SessionDep, user: User, image_id: int) -> Image:
+    """The image if the caller may see it; 404 otherwise (no hint that it exists)."""
+    image = session.get(Image, image_id)
+    if image is None or (image.owner_id != user.id and not user.is_admin):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
+    return image
+
+
+def _owner_name(session: SessionDep, image: Image) -> str:
+    return session.scalars(select(User.name).where(User.id == image.owner_id)).one()
+
+
+@router.get("", response_model=ImagePage)
+def list_images(
+    user: UserDep,
+    session: SessionDep,
+    key: Annotated[
+        str | None, Query(description="exact object key, or a prefix ending in '*'")
+    ] = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ImagePage:
+    query = select(Image, User.name).join(User, User.id == Image.owner_id)
+    if not user.is_admin:
+        query = query.where(Image.owner_id == user.id)
+    if key is not None:
+        if key.endswith("*"):
+            prefix = key[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(Image.key.like(prefix + "%", escape="\\"))
+        else:
+            query = query.where(Image.key == key)
+    if status_ is not None:
+        query = query.where(Image.processing_status == status_)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Image.id.desc()).limit(limit).offset(offset)).all()
+    return ImagePage(
+        items=[image_out(image, owner) for image, owner in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{image_id}", response_model=ImageOut)
+def get_image(image_id: int, user: UserDep, session: SessionDep) -> ImageOut:
+    image = _visible_image(session, user, image_id)
+    return image_out(image, _owner_name(session, image))
+
+
+@router.get("/{image_id}/processing-status", response_model=ProcessingStatus)
+def get_processing_status(image_id: int, user: UserDep, session: SessionDep) -> ProcessingStatus:
+    return processing_status(_visible_image(session, user, image_id))
+
+
+@router.get("/{image_id}/file", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
+def get_file(
+    image_id: int,
+    user: UserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+    size: Annotated[
+        str, Query(description="small, medium, large, fhd, uhd or original")
+    ] = "original",
+) -> RedirectResponse:
+    """302 to a short-lived URL of the size asked for; the original while it is not ready."""
+    if size not in FILE_SIZES:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"size must be one of {', '.join(FILE_SIZES)}"
+        )
+    image = _visible_image(session, user, image_id)
+    bucket, key = image.bucket, image.key
+    derivative = next((d for d in image.derivatives if d.size == size), None)
+    job_type = SIZES_BY_NAME[size].job if size in SIZES_BY_NAME else None
+    ready = job_type is not None and any(
+        job.job_type is job_type and job.status is Status.COMPLETE for job in image.jobs
+    )
+    if derivative is not None and ready:
+        bucket, key = derivative.bucket, derivative.key
+    url = resources.signer.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": bucket, "Key": key},
+        ExpiresIn=resources.settings.download_expiry_seconds,
+    )
+    return RedirectResponse(url, status_code=status.HTTP_302_FOUND)
+
+
+@router.post(
+    "/{image_id}/retry-processing",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RetryResponse,
+)
+def retry_processing(
+    image_id: int, user: UserDep, session: SessionDep, resources: ResourcesDep
+) -> RetryResponse:
+    """Queue the image's failed or stuck jobs again, ahead of the backlog, attempts reset."""
+    image = session.get(Image, image_id, with_for_update=True)
+    if image is None or (image.owner_id != user.id and not user.is_admin):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
+    if image.processing_status is Status.COMPLETE:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"image {image_id} is already processed; nothing to retry"
+        )
+    if image.etag is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"image {image_id} has not been uploaded yet; nothing to retry",
+        )
+    retried = reset_jobs(image, datetime.now(UTC))
+    session.flush()
+    resources.broker.publish_urgent(
+        JobMessage(job.id, image.id, job.job_type, job.etag) for job in retried[:1]
+    )
+    return RetryResponse(
+        image_id=image.id, retried_jobs=[job.id for job in retried], status=processing_status(image)
+    )
+
+
+def reset_jobs(image: Image, now: datetime) -> list[ProcessingJob]:
+    """Put every unfinished job of the image back to pending with fresh attempts.
+
+    Returns them thumbnail first; only the first is queued, the rest follow it.
+    """
+    retried = [job for job in image.jobs if job.status is not Status.COMPLETE]
+    for job in retried:
+        job.status = Status.PENDING
+        job.attempts = 0
+        job.error_kind = job.error_message = None
+        job.lease_expires_at = job.next_attempt_at = job.completed_at = None
+    image.processing_error = None
+    sync_image_status(image, now)
+    return retried

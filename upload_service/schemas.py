@@ -1,0 +1,164 @@
+"""Request and response bodies of the HTTP API (pydantic; the database models live apart)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from glowworm.models import Status
+
+# Content types a client may announce for an original (the processor still sniffs the bytes).
+IMAGE_CONTENT_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/gif",
+        "image/tiff",
+        "image/bmp",
+        "image/heic",
+        "image/heif",
+        "image/avif",
+        "image/mpo",
+    }
+)
+
+
+class UploadRequest(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str
+    size: int = Field(gt=0)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class UploadInstructions(BaseModel):
+    method: str
+    url: str
+    headers: dict[str, str]
+
+
+class StatusSummary(BaseModel):
+    id: int
+    processing_status: Status
+    thumbnail_status: Status
+    variant_status: Status
+    thumbnail_url: str | None
+
+
+class UploadResponse(BaseModel):
+    id: int
+    key: str
+    bucket: str
+    expires_at: datetime
+    upload: UploadInstructions
+    background_processing: bool = True
+    data: StatusSummary
+
+
+class DuplicateResponse(BaseModel):
+    duplicate_of: int
+    upload: None = None
+    background_processing: bool = False
+    data: StatusSummary
+
+
+class ExifSummary(BaseModel):
+    taken_at: datetime | None
+    camera_make: str | None
+    camera_model: str | None
+    orientation: int | None
+
+
+class DerivativeOut(BaseModel):
+    size: str
+    width: int
+    height: int
+    bytes: int
+    url: str
+
+
+class JobOut(BaseModel):
+    id: int
+    image_id: int
+    job_type: str
+    status: Status
+    attempts: int
+    max_attempts: int
+    error_kind: str | None
+    error_message: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+class ProcessingStatus(BaseModel):
+    image_id: int
+    processing_status: Status
+    thumbnail_status: Status
+    variant_status: Status
+    processing_attempts: int
+    last_processing_attempt: datetime | None
+    processing_completed_at: datetime | None
+    processing_error: str | None
+    thumbnail_url: str | None
+    jobs: list[JobOut]
+
+
+class ImageOut(BaseModel):
+    id: int
+    key: str
+    bucket: str
+    filename: str
+    owner: str
+    format: str | None
+    mime_type: str | None
+    width: int | None
+    height: int | None
+    size_bytes: int | None
+    sha256: str | None
+    etag: str | None
+    duplicate_of: int | None
+    exif: ExifSummary
+    processing_status: Status
+    thumbnail_status: Status
+    variant_status: Status
+    processing_attempts: int
+    processing_error: str | None
+    created_at: datetime
+    uploaded_at: datetime | None
+    processing_completed_at: datetime | None
+    urls: dict[str, str]
+    derivatives: list[DerivativeOut]
+
+
+class ImagePage(BaseModel):
+    items: list[ImageOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class RetryResponse(BaseModel):
+    image_id: int
+    retried_jobs: list[int]
+    status: ProcessingStatus
+
+
+class QueueDepth(BaseModel):
+    name: str
+    messages: int | None
+    consumers: int | None
+
+
+class ProcessingQueue(BaseModel):
+    queue_size: int
+    processing_count: int
+    failed_count: int
+    oldest_job_age_seconds: float | None
+    jobs: list[JobOut]
+    total_jobs: int
+    limit: int
+    offset: int
+    queues: list[QueueDepth]

@@ -1,0 +1,16 @@
+"""Settings of the upload_service deployable (``GLOWWORM_*`` variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from glowworm.settings import Settings
+
+
+class UploadSettings(Settings):
+    # How long a presigned PUT stays valid (default 15 minutes).
+    presign_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    # How long a presigned GET from /file stays valid.
+    download_expiry_seconds: int = Field(default=300, ge=1)
+    # Largest original a client may announce.
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
