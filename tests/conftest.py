@@ -1,0 +1,236 @@
+"""Fixtures shared by the whole suite.
+
+Integration tests talk to the real Postgres, RabbitMQ and MinIO that `make services`
+starts. Each test session gets its own database, buckets and queue prefix, so it never
+sees a developer's data. Where a service is missing the tests skip on a laptop and
+fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from kombu import Connection
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from glowworm.db import make_engine, make_session_factory
+from glowworm.provision import provision
+from glowworm.settings import Settings
+from glowworm.storage import make_s3_client
+from glowworm.tokens import issue_token
+from glowworm.topology import Topology
+from upload_service.app import create_app
+from upload_service.settings import UploadSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+CORPUS = Path(__file__).parent / "data" / "corpus"
+ROOT = Path(__file__).parent.parent
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The settings `make services` wrote; the suite fails under CI if a service is down."""
+    settings = Settings()
+    missing = [
+        name
+        for name, url, port in (
+            ("Postgres", settings.database_url, 5432),
+            ("RabbitMQ", settings.amqp_url, 5672),
+            ("MinIO", settings.s3_endpoint, 9000),
+        )
+        if not _reachable(url, port)
+    ]
+    if missing:
+        message = f"{', '.join(missing)} not reachable; run `make services` (or `make test`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def settings(base_settings: Settings, run_id: str) -> Iterator[UploadSettings]:
+    """A database, two buckets and a queue prefix of this test session's own."""
+    url = make_url(base_settings.database_url)
+    database = f"glowworm_test_{run_id}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    test_settings = UploadSettings(
+        database_url=url.set(database=database).render_as_string(hide_password=False),
+        originals_bucket=f"gwt-{run_id}-originals",
+        derivatives_bucket=f"gwt-{run_id}-derivatives",
+        queue_prefix=f"gwt-{run_id}",
+    )
+    s3 = make_s3_client(test_settings)
+    provision(test_settings, s3)
+    yield test_settings
+    for bucket in (test_settings.originals_bucket, test_settings.derivatives_bucket):
+        _empty_and_delete(s3, bucket)
+    with Connection(test_settings.amqp_url) as connection:
+        Topology.from_settings(test_settings).delete(connection)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_and_delete(s3: S3Client, bucket: str) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [obj["Key"] for obj in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys]})
+    s3.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture(scope="session")
+def s3(settings: Settings) -> S3Client:
+    return make_s3_client(settings)
+
+
+@pytest.fixture(scope="session")
+def processor_env(settings: Settings) -> dict[str, str]:
+    """Environment of a processor working for this session, with short retry delays."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOWWORM_")}
+    for name, value in settings.model_dump().items():
+        env[f"GLOWWORM_{name.upper()}"] = str(value)
+    env["GLOWWORM_RETRY_DELAYS"] = "[0.5, 1.0, 2.0]"
+    env["GLOWWORM_JOB_LEASE_SECONDS"] = "20"
+    return env
+
+
+@pytest.fixture(scope="session")
+def processors(
+    processor_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Two real processor processes, as deployed; their logs go to the session's temp dir."""
+    logs = tmp_path_factory.mktemp("processor-logs")
+    procs = []
+    for n in range(2):
+        with open(logs / f"processor-{n}.log", "wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "processor.main"],
+                    env=processor_env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    yield procs
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(f"processor logs: {logs}")
+
+
+@pytest.fixture(scope="session")
+def app_client(settings: UploadSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def make_token(settings: Settings) -> Iterator[Callable[..., dict[str, str]]]:
+    """Factory: a fresh user with a token; returns the Authorization header for it."""
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+
+    def make(admin: bool = False) -> dict[str, str]:
+        with sessions.begin() as session:
+            token = issue_token(session, f"user-{uuid.uuid4().hex[:8]}", admin=admin)
+        return {"Authorization": f"Bearer {token}"}
+
+    yield make
+    engine.dispose()
+
+
+class Uploader:
+    """Does what a client does: ask the API for a presigned PUT, then PUT the bytes."""
+
+    def __init__(self, client: TestClient, http: httpx.Client) -> None:
+        self.client = client
+        self.http = http
+
+    def upload(
+        self,
+        headers: dict[str, str],
+        data: bytes,
+        filename: str,
+        content_type: str = "image/jpeg",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        answer = self.client.post(
+            "/api/uploads",
+            headers=headers,
+            json={"filename": filename, "content_type": content_type, "size": len(data), **extra},
+        )
+        assert answer.status_code == 201, answer.text
+        body: dict[str, Any] = answer.json()
+        put = self.http.put(body["upload"]["url"], content=data, headers=body["upload"]["headers"])
+        assert put.status_code == 200, put.text
+        return body
+
+    def wait(self, headers: dict[str, str], image_id: int, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll the status route until the image is complete or failed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status: dict[str, Any] = self.client.get(
+                f"/api/images/{image_id}/processing-status", headers=headers
+            ).json()
+            if status["processing_status"] in ("complete", "failed"):
+                return status
+            if time.monotonic() > deadline:
+                raise AssertionError(f"image {image_id} still {status} after {timeout} s")
+            time.sleep(0.2)
+
+    def fetch(self, headers: dict[str, str], image_id: int, size: str) -> httpx.Response:
+        """Follow /file's redirect the way a browser would."""
+        redirect = self.client.get(
+            f"/api/images/{image_id}/file",
+            params={"size": size},
+            headers=headers,
+            follow_redirects=False,
+        )
+        assert redirect.status_code == 302, redirect.text
+        return self.http.get(redirect.headers["location"])
+
+
+@pytest.fixture(scope="session")
+def uploader(app_client: TestClient) -> Iterator[Uploader]:
+    with httpx.Client(timeout=30) as http:
+        yield Uploader(app_client, http)
