@@ -10,6 +10,8 @@
     retry later --> <p>.delay.N (fanout) --> <p>.delay.N --(TTL expires, dead-lettered
                                               with the original routing key)--> <p>.jobs
     given up / poison --> <p>.dead (fanout) --> <p>.dead
+    status events --> <p>.status (fanout) --> one auto-delete queue per upload_service replica
+    pause/resume --> <p>.control (fanout) --> one auto-delete queue per processor
 
 Work queues are quorum queues: replicated, and ``x-delivery-limit`` dead-letters a
 message that keeps killing its consumer. Delays live in the broker, never in a sleep.
@@ -45,6 +47,8 @@ class Topology:
     events: Exchange
     jobs: Exchange
     dead: Exchange
+    status: Exchange
+    control: Exchange
     ingest: Queue
     thumbnails: Queue
     variants: Queue
@@ -60,6 +64,8 @@ class Topology:
         events = Exchange(settings.events_exchange, type="fanout", durable=True, auto_delete=False)
         jobs = Exchange(f"{p}.jobs", type="direct", durable=True)
         dead = Exchange(f"{p}.dead", type="fanout", durable=True)
+        status = Exchange(f"{p}.status", type="fanout", durable=True)
+        control = Exchange(f"{p}.control", type="fanout", durable=True)
 
         def work_queue(name: str, *bindings: tuple[Exchange, str]) -> Queue:
             return Queue(
@@ -90,6 +96,8 @@ class Topology:
             events=events,
             jobs=jobs,
             dead=dead,
+            status=status,
+            control=control,
             ingest=work_queue("ingest", (events, ""), (jobs, INGEST_KEY)),
             thumbnails=work_queue("thumbnails", (jobs, routing_key(JobType.THUMBNAIL))),
             variants=work_queue("variants", (jobs, routing_key(JobType.VARIANT))),
@@ -115,8 +123,9 @@ class Topology:
     def declare(self, connection: Connection) -> None:
         """Declare everything; safe to repeat, and every process does it at start-up."""
         channel = connection.default_channel
-        for exchange in (self.events, self.jobs, self.dead, *(e for e, _ in self.delays)):
+        for exchange in self._own_exchanges:
             exchange(channel).declare()
+        self.events(channel).declare()
         for queue in self.all_queues:
             queue(channel).declare()
 
@@ -125,5 +134,20 @@ class Topology:
         channel = connection.default_channel
         for queue in self.all_queues:
             queue(channel).delete()
-        for exchange in (self.jobs, self.dead, *(e for e, _ in self.delays)):
+        for exchange in self._own_exchanges:
             exchange(channel).delete()
+
+    @property
+    def _own_exchanges(self) -> tuple[Exchange, ...]:
+        # Not the events exchange: MinIO owns it and every prefix shares it.
+        return (self.jobs, self.dead, self.status, self.control, *(e for e, _ in self.delays))
+
+    def listener(self, exchange: Exchange, name: str) -> Queue:
+        """A private queue on a fanout exchange, gone when its one consumer disconnects."""
+        return Queue(
+            f"{exchange.name}.{name}",
+            exchange=exchange,
+            exclusive=True,
+            auto_delete=True,
+            durable=False,
+        )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from processor.errors import FailureKind, TransientError
+from glowworm.status_events import StatusEvent
+from processor.errors import DependencyUnavailable, FailureKind
 from processor.imaging.formats import Limits
 from processor.settings import ProcessorSettings
 
@@ -23,6 +24,8 @@ class Context:
     settings: ProcessorSettings
     sessions: sessionmaker[Session]
     s3: S3Client
+    # Status events of the message in hand; published after it is handled, dropped if not.
+    outbox: list[StatusEvent] = field(default_factory=list)
 
     @property
     def limits(self) -> Limits:
@@ -30,7 +33,7 @@ class Context:
 
     @contextmanager
     def database(self) -> Iterator[Session]:
-        """One transaction; an unreachable database surfaces as ``TransientError``."""
+        """One transaction; an unreachable database surfaces as ``DependencyUnavailable``."""
         try:
             with self.sessions.begin() as session:
                 yield session
@@ -38,5 +41,7 @@ class Context:
             # OperationalError covers refused and dropped connections; anything else
             # (a constraint, a bad statement) is a bug and must surface as itself.
             if isinstance(e, OperationalError) or e.connection_invalidated:
-                raise TransientError(FailureKind.DATABASE, f"database unreachable: {e.orig}") from e
+                raise DependencyUnavailable(
+                    FailureKind.DATABASE, f"database unreachable: {e.orig}"
+                ) from e
             raise

@@ -19,6 +19,7 @@ from glowworm.job_messages import JobMessage
 from glowworm.models import Image, ProcessingJob, Status, User
 from glowworm.sizes import JobType
 from glowworm.status import sync_image_status
+from glowworm.status_events import StatusEventType, event_for
 from processor import blobs
 from processor.context import Context
 from processor.errors import PermanentError
@@ -63,6 +64,7 @@ def ingest(event: ObjectCreated, ctx: Context) -> JobMessage | None:
             job.lease_expires_at = job.next_attempt_at = job.started_at = job.completed_at = None
         sync_image_status(image, now)
         session.flush()
+        ctx.outbox.append(event_for(image, StatusEventType.UPLOADED))
         log.info("ingest.registered", image_id=image.id, key=image.key, etag=found.etag)
         return _message(next(j for j in image.jobs if j.job_type is JobType.THUMBNAIL))
 
