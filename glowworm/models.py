@@ -171,3 +171,33 @@ class Derivative(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     image: Mapped[Image] = relationship(back_populates="derivatives", lazy="raise")
+
+
+class JobAttempt(Base):
+    """One attempt at a job and how it ended: the history behind ``attempts``."""
+
+    __tablename__ = "job_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("processing_jobs.id", ondelete="CASCADE"), index=True
+    )
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    # complete, failed, retry (a transient failure with attempts left) or superseded.
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PipelineState(Base):
+    """A single row: whether an operator paused processing (survives processor restarts)."""
+
+    __tablename__ = "pipeline_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -1,7 +1,8 @@
 """Reading originals and writing derivatives, with S3 errors translated where they enter.
 
-A missing object is permanent (there is nothing to process); an unreachable or failing
-store is transient.
+A missing original is permanent (there is nothing to process). A store that answers
+with an error is transient; a store that does not answer at all is unavailable, which
+spends no attempt and opens the circuit breaker.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from processor.errors import FailureKind, PermanentError, TransientError
+from processor.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -27,13 +28,13 @@ class ObjectHead:
     content_type: str | None
 
 
-def _translate(e: Exception, what: str) -> Exception:
+def _translate(e: Exception, what: str, *, reading: bool) -> Exception:
     if isinstance(e, ClientError):
         code = str(e.response.get("Error", {}).get("Code", ""))
-        if code in _MISSING:
+        if reading and code in _MISSING:
             return PermanentError(FailureKind.NOT_FOUND, f"{what}: the object no longer exists")
         return TransientError(FailureKind.STORAGE, f"{what}: storage answered {code}")
-    return TransientError(FailureKind.STORAGE, f"{what}: storage unreachable ({e})")
+    return DependencyUnavailable(FailureKind.STORAGE, f"{what}: storage unreachable ({e})")
 
 
 def head(s3: S3Client, bucket: str, key: str) -> ObjectHead:
@@ -41,7 +42,7 @@ def head(s3: S3Client, bucket: str, key: str) -> ObjectHead:
     try:
         answer = s3.head_object(Bucket=bucket, Key=key)
     except (ClientError, BotoCoreError) as e:
-        raise _translate(e, f"reading s3://{bucket}/{key}") from e
+        raise _translate(e, f"reading s3://{bucket}/{key}", reading=True) from e
     return ObjectHead(
         etag=str(answer.get("ETag", "")).strip('"'),
         size=int(answer.get("ContentLength", 0)),
@@ -55,7 +56,7 @@ def read(s3: S3Client, bucket: str, key: str) -> tuple[bytes, str]:
         answer = s3.get_object(Bucket=bucket, Key=key)
         data = answer["Body"].read()
     except (ClientError, BotoCoreError) as e:
-        raise _translate(e, f"reading s3://{bucket}/{key}") from e
+        raise _translate(e, f"reading s3://{bucket}/{key}", reading=True) from e
     return data, str(answer.get("ETag", "")).strip('"')
 
 
@@ -69,4 +70,4 @@ def write(s3: S3Client, bucket: str, key: str, data: bytes, content_type: str) -
             ContentType=content_type,
         )
     except (ClientError, BotoCoreError) as e:
-        raise _translate(e, f"writing s3://{bucket}/{key}") from e
+        raise _translate(e, f"writing s3://{bucket}/{key}", reading=False) from e

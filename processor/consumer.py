@@ -2,11 +2,14 @@
 
 Each work queue has its own consumer with a prefetch of one, so a backlog of variant
 work never holds back a thumbnail (DESIGN.md rule 6): at most one message of each
-queue waits in this process while it works on another.
+queue waits in this process while it works on another. The consumer stops taking work
+while a dependency is down (the circuit breaker) or an operator paused processing.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -15,10 +18,12 @@ from kombu import Connection, Consumer, Message, Producer
 from kombu.mixins import ConsumerMixin
 
 from glowworm.job_messages import JobMessage, MalformedJobMessage
+from glowworm.pipeline_control import ControlCommand, is_paused
 from glowworm.topology import INGEST_KEY, URGENT_KEY, Topology, routing_key
 from processor.backoff import compute_backoff
+from processor.breaker import CircuitBreaker
 from processor.context import Context
-from processor.errors import TransientError
+from processor.errors import DependencyUnavailable, TransientError
 from processor.ingest import ingest
 from processor.jobs import Finished, Outcome, RetryLater, run_job
 from processor.notifications import MalformedEvent, parse
@@ -33,36 +38,106 @@ MAX_REDELIVERIES = 30
 
 
 class Worker(ConsumerMixin):  # type: ignore[misc]
-    def __init__(self, connection: Connection, topology: Topology, ctx: Context) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        topology: Topology,
+        ctx: Context,
+        probe: Callable[[], None],
+    ) -> None:
         self.connection = connection
         self.topology = topology
         self.ctx = ctx
+        self.probe = probe
+        self.breaker = CircuitBreaker()
+        self.paused = False
         self._producer: Producer | None = None
+        self._work: list[Consumer] = []
+        self._consuming = True
+        self._name = f"{socket.gethostname()}.{os.getpid()}"
 
     def get_consumers(self, consumer: Callable[..., Consumer], channel: Any) -> list[Consumer]:
         # Messages can arrive while the later consumers are still starting, so the
         # producer (on the same channel, renewed on every reconnect) must exist first.
         self._producer = Producer(channel, serializer="json")
         t = self.topology
-        return [
+        self._work = [
             consumer(queues=[t.urgent], on_message=self.on_job, prefetch_count=1),
             consumer(queues=[t.ingest], on_message=self.on_event, prefetch_count=1),
             consumer(queues=[t.thumbnails], on_message=self.on_job, prefetch_count=1),
             consumer(queues=[t.variants], on_message=self.on_job, prefetch_count=1),
         ]
+        self._consuming = True
+        control = t.listener(t.control, self._name)
+        return [*self._work, consumer(queues=[control], on_message=self.on_control)]
 
     def on_consume_ready(
         self, connection: Connection, channel: Any, consumers: Any, **kwargs: Any
     ) -> None:
+        try:
+            with self.ctx.database() as session:
+                self.paused = is_paused(session)
+        except DependencyUnavailable as e:
+            self._trip(str(e))
+        self._apply()
         log.info("worker.ready", queues=[q.name for q in self.topology.work_queues])
 
-    @property
-    def producer(self) -> Producer:
-        assert self._producer is not None, "publishing before get_consumers ran"
-        return self._producer
+    def on_iteration(self) -> None:
+        if not self.breaker.probe_due():
+            return
+        try:
+            self.probe()
+        except Exception as e:  # any failure means: still down
+            self.breaker.probe_failed()
+            log.warning("breaker.probe_failed", error=str(e))
+            return
+        log.info("breaker.closed", open_seconds=round(self.breaker.close(), 1))
+        self._apply()
+
+    # --- taking work, or not -------------------------------------------------------------
+
+    def _apply(self) -> None:
+        """Consume from the work queues exactly when neither breaker nor operator says stop."""
+        wanted = not (self.breaker.is_open or self.paused)
+        if wanted == self._consuming:
+            return
+        for work in self._work:
+            if wanted:
+                work.consume()
+            else:
+                work.cancel()
+        self._consuming = wanted
+        log.info(
+            "worker.consuming" if wanted else "worker.stopped_consuming",
+            breaker=self.breaker.reason,
+            paused=self.paused,
+        )
+
+    def _trip(self, reason: str) -> None:
+        if self.breaker.trip(reason):
+            log.warning("breaker.opened", reason=reason)
+        self._apply()
+
+    def on_control(self, message: Message) -> None:
+        try:
+            command = ControlCommand(message.decode().get("command"))
+        except (ValueError, AttributeError, TypeError):
+            log.warning("control.malformed", body=message.body[:200])
+            message.ack()
+            return
+        self.paused = command is ControlCommand.PAUSE
+        log.info("control.received", command=command.value)
+        self._apply()
+        message.ack()
+
+    # --- handlers ------------------------------------------------------------------------
 
     def on_event(self, message: Message) -> None:
         """A bucket notification (or our own re-queued copy of one)."""
+        self.ctx.outbox.clear()
+        if not self._consuming:
+            self._hold(message, INGEST_KEY)
+            return
         try:
             events = parse(message.body)
         except MalformedEvent as e:
@@ -76,9 +151,11 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             return
         for follow_up in follow_ups:
             self._publish(follow_up, routing_key(follow_up.job_type))
+        self._announce()
         message.ack()
 
     def on_job(self, message: Message) -> None:
+        self.ctx.outbox.clear()
         try:
             job = JobMessage.from_body(message.body)
         except MalformedJobMessage as e:
@@ -87,6 +164,9 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             return
         came_by = message.delivery_info.get("routing_key")
         key = URGENT_KEY if came_by == URGENT_KEY else routing_key(job.job_type)
+        if not self._consuming:
+            self._hold(message, key)
+            return
         try:
             outcome: Outcome = run_job(job, self.ctx)
         except TransientError as e:
@@ -94,15 +174,21 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             return
         if isinstance(outcome, RetryLater):
             self._delay(message.body, key, outcome.delay, message.headers or {})
+            self._announce()
             message.ack()
+            if outcome.unavailable:
+                self._trip("a dependency is unreachable")
             return
         assert isinstance(outcome, Finished)
         if outcome.follow_up is not None:
             self._publish(outcome.follow_up, routing_key(outcome.follow_up.job_type))
+        self._announce()
         if outcome.dead:
             message.reject(requeue=False)  # kept in the dead-letter queue
         else:
             message.ack()
+
+    # --- publishing ----------------------------------------------------------------------
 
     def _publish(self, job: JobMessage, key: str) -> None:
         self.producer.publish(
@@ -114,8 +200,27 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             retry_policy={"max_retries": 3},
         )
 
+    @property
+    def producer(self) -> Producer:
+        assert self._producer is not None, "publishing before get_consumers ran"
+        return self._producer
+
+    def _announce(self) -> None:
+        """Publish the status events of what was just committed (DESIGN.md rule 10)."""
+        for event in self.ctx.outbox:
+            self.producer.publish(
+                event.to_body(), exchange=self.topology.status, routing_key="", delivery_mode=1
+            )
+        self.ctx.outbox.clear()
+
+    def _hold(self, message: Message, key: str) -> None:
+        """A message prefetched before we stopped taking work: park it, spend nothing."""
+        delay = compute_backoff(1, self.ctx.settings.retry_delays)
+        self._delay(message.body, key, delay, message.headers or {})
+        message.ack()
+
     def _send_back(self, message: Message, key: str, error: TransientError) -> None:
-        """A dependency was down before anything was recorded: try the message again later."""
+        """A dependency failed before anything was recorded: try the message again later."""
         headers = dict(message.headers or {})
         retries = int(headers.get(RETRIES_HEADER, 0)) + 1
         if retries > MAX_REDELIVERIES:
@@ -129,6 +234,8 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
         )
         self._delay(message.body, key, delay, headers)
         message.ack()
+        if isinstance(error, DependencyUnavailable):
+            self._trip(str(error))
 
     def _delay(self, body: bytes, key: str, delay: float, headers: dict[str, Any]) -> None:
         level = next(

@@ -42,3 +42,11 @@ class PermanentError(ProcessingError):
 
 class TransientError(ProcessingError):
     """A dependency failed; the same job may succeed later, so retry with backoff."""
+
+
+class DependencyUnavailable(TransientError):
+    """Storage or the database cannot be reached at all (refused, timed out, dropped).
+
+    Not the job's fault: it spends no attempt, and the processor stops taking work
+    until the dependency answers again (the circuit breaker).
+    """

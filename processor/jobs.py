@@ -2,8 +2,10 @@
 
 The job row in Postgres is the truth; the message only points at it. Claiming takes
 a lease, so a job left in ``processing`` by a worker that died is taken over once the
-lease runs out. Derivatives are written before the commit that makes them visible,
-and the message is acknowledged after that commit (DESIGN.md rule 2).
+lease runs out; the takeover spends no new attempt, since the last one never ended.
+An unreachable dependency spends none either: the claim is handed back.
+Derivatives are written before the commit that makes them visible, and the message is
+acknowledged after that commit (DESIGN.md rule 2).
 """
 
 from __future__ import annotations
@@ -18,14 +20,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from glowworm.job_messages import JobMessage
-from glowworm.models import Derivative, Image, ProcessingJob, Status
+from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
 from glowworm.sizes import JobType, sizes_for
 from glowworm.status import sync_image_status
+from glowworm.status_events import StatusEventType, event_for
 from glowworm.storage import derivative_key
 from processor import blobs
 from processor.backoff import compute_backoff
 from processor.context import Context
-from processor.errors import PermanentError, ProcessingError, TransientError
+from processor.errors import (
+    DependencyUnavailable,
+    PermanentError,
+    ProcessingError,
+    TransientError,
+)
 from processor.imaging.pipeline import Rendition, render
 from processor.imaging.probe import ImageInfo, probe
 
@@ -45,6 +53,8 @@ class RetryLater:
     """Send the message back through a delay queue, ``delay`` seconds from now."""
 
     delay: float
+    # A dependency is down: the consumer stops taking work until it answers again.
+    unavailable: bool = False
 
 
 Outcome = Finished | RetryLater
@@ -56,6 +66,7 @@ class _Claim:
     key: str
     attempt: int
     max_attempts: int
+    started_at: datetime
 
 
 class _Superseded(Exception):
@@ -65,8 +76,8 @@ class _Superseded(Exception):
 def run_job(msg: JobMessage, ctx: Context) -> Outcome:
     """Do one attempt of the job ``msg`` points at, and say what to do with the message.
 
-    Raises ``TransientError`` only when the database is unreachable before the job
-    could be claimed (nothing was recorded, so nothing is spent).
+    Raises ``DependencyUnavailable`` when the database cannot be reached to claim or
+    to hand the job back; nothing is spent then either.
     """
     claim = _claim(msg, ctx)
     if not isinstance(claim, _Claim):
@@ -83,12 +94,15 @@ def run_job(msg: JobMessage, ctx: Context) -> Outcome:
         outcome, result = Finished(), "superseded"
     except PermanentError as e:
         error, result = e, "failed"
-        outcome = _record_failure(msg, e, ctx)
+        outcome = _record_failure(msg, claim, e, ctx)
+    except DependencyUnavailable as e:
+        error, result = e, "postponed"
+        outcome = _hand_back(msg, claim, ctx)
     except TransientError as e:
         error = e
         if claim.attempt >= claim.max_attempts:
             result = "failed"
-            outcome = _record_failure(msg, e, ctx, dead=True)
+            outcome = _record_failure(msg, claim, e, ctx, dead=True)
         else:
             result = "retry"
             outcome = _record_retry(msg, claim, e, ctx)
@@ -131,15 +145,21 @@ def _claim(msg: JobMessage, ctx: Context) -> _Claim | Outcome:
         if job.status is Status.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
             # Another worker holds it (or died holding it): look again when the lease ends.
             return RetryLater(delay=(job.lease_expires_at - now).total_seconds() + 1.0)
+        # A job still `processing` here is a takeover: its last attempt never ended.
+        takeover = job.status is Status.PROCESSING
+        first_attempt = job.job_type is JobType.THUMBNAIL and job.attempts == 0
         job.status = Status.PROCESSING
-        job.attempts += 1
+        if not takeover:
+            job.attempts += 1
+            image.processing_attempts += 1
         job.started_at = now
         job.next_attempt_at = None
         job.lease_expires_at = now + timedelta(seconds=ctx.settings.job_lease_seconds)
-        image.processing_attempts += 1
         image.last_processing_attempt = now
         sync_image_status(image, now)
-        return _Claim(image.bucket, image.key, job.attempts, job.max_attempts)
+        if first_attempt:
+            ctx.outbox.append(event_for(image, StatusEventType.STARTED))
+        return _Claim(image.bucket, image.key, job.attempts, job.max_attempts, now)
 
 
 def _fetch(msg: JobMessage, claim: _Claim, ctx: Context) -> bytes:
@@ -166,23 +186,25 @@ def _make_thumbnails(msg: JobMessage, claim: _Claim, ctx: Context) -> JobMessage
     digest = hashlib.sha256(data).hexdigest()
     info = probe(data, ctx.limits)
     with ctx.database() as session:
-        if _record_metadata(session, msg, digest, info):
+        if _record_metadata(session, msg, claim, digest, info, ctx):
             return None  # a duplicate: the existing derivatives now serve this image too
     renditions = _derive_and_store(data, msg, ctx)
-    return _record_success(msg, renditions, ctx)
+    return _record_success(msg, claim, renditions, ctx)
 
 
 def _make_variants(msg: JobMessage, claim: _Claim, ctx: Context) -> JobMessage | None:
     renditions = _derive_and_store(_fetch(msg, claim, ctx), msg, ctx)
-    return _record_success(msg, renditions, ctx)
+    return _record_success(msg, claim, renditions, ctx)
 
 
-def _record_metadata(session: Session, msg: JobMessage, digest: str, info: ImageInfo) -> bool:
+def _record_metadata(
+    session: Session, msg: JobMessage, claim: _Claim, digest: str, info: ImageInfo, ctx: Context
+) -> bool:
     """Store what the bytes say; True when the image duplicates a finished one of the owner."""
     locked = _lock(session, msg)
     if locked is None or locked[1].etag != msg.etag:
         raise _Superseded
-    image, _ = locked
+    image, this_job = locked
     image.sha256 = digest
     image.format, image.mime_type = info.format, info.mime_type
     image.width, image.height, image.orientation = info.width, info.height, info.orientation
@@ -217,7 +239,9 @@ def _record_metadata(session: Session, msg: JobMessage, digest: str, info: Image
         )
     for job in image.jobs:
         _complete(job, now)
+    _log_attempt(session, this_job, claim, "complete", None, now)
     sync_image_status(image, now)
+    ctx.outbox.append(event_for(image, StatusEventType.COMPLETE))
     log.info("job.duplicate", image_id=image.id, duplicate_of=original.id)
     return True
 
@@ -248,8 +272,29 @@ def _upsert_derivative(
     row.width, row.height, row.bytes = width, height, nbytes
 
 
+def _log_attempt(
+    session: Session,
+    job: ProcessingJob,
+    claim: _Claim,
+    outcome: str,
+    error: ProcessingError | None,
+    now: datetime,
+) -> None:
+    session.add(
+        JobAttempt(
+            job_id=job.id,
+            image_id=job.image_id,
+            attempt=claim.attempt,
+            outcome=outcome,
+            error=str(error) if error else None,
+            started_at=claim.started_at,
+            finished_at=now,
+        )
+    )
+
+
 def _record_success(
-    msg: JobMessage, renditions: list[Rendition], ctx: Context
+    msg: JobMessage, claim: _Claim, renditions: list[Rendition], ctx: Context
 ) -> JobMessage | None:
     now = datetime.now(UTC)
     with ctx.database() as session:
@@ -269,7 +314,16 @@ def _record_success(
                 len(r.data),
             )
         _complete(job, now)
+        _log_attempt(session, job, claim, "complete", None, now)
         sync_image_status(image, now)
+        ctx.outbox.append(
+            event_for(
+                image,
+                StatusEventType.COMPLETE
+                if image.processing_status is Status.COMPLETE
+                else StatusEventType.THUMBNAIL_COMPLETE,
+            )
+        )
         return _variant_message_if_due(image, job)
 
 
@@ -283,7 +337,7 @@ def _variant_message_if_due(image: Image, job: ProcessingJob) -> JobMessage | No
 
 
 def _record_failure(
-    msg: JobMessage, error: ProcessingError, ctx: Context, *, dead: bool = False
+    msg: JobMessage, claim: _Claim, error: ProcessingError, ctx: Context, *, dead: bool = False
 ) -> Finished:
     """Mark the job failed for good; a failed thumbnail job fails the variant job too."""
     now = datetime.now(UTC)
@@ -301,7 +355,9 @@ def _record_failure(
                 other.error_message = str(error)
                 other.lease_expires_at = None
                 other.completed_at = now
+        _log_attempt(session, job, claim, "failed", error, now)
         sync_image_status(image, now)
+        ctx.outbox.append(event_for(image, StatusEventType.FAILED))
     return Finished(dead=dead)
 
 
@@ -323,4 +379,22 @@ def _record_retry(msg: JobMessage, claim: _Claim, error: TransientError, ctx: Co
         )
         sync_image_status(image, now)
         image.processing_error = job.error_message
+        _log_attempt(session, job, claim, "retry", error, now)
     return RetryLater(delay=delay)
+
+
+def _hand_back(msg: JobMessage, claim: _Claim, ctx: Context) -> Outcome:
+    """A dependency is down: release the job with its attempt refunded, and wait."""
+    now = datetime.now(UTC)
+    with ctx.database() as session:
+        locked = _lock(session, msg)
+        if locked is None or locked[1].etag != msg.etag:
+            return Finished()
+        image, job = locked
+        if job.status is Status.PROCESSING and job.attempts == claim.attempt:
+            job.status = Status.PENDING
+            job.attempts -= 1
+            image.processing_attempts -= 1
+            job.lease_expires_at = None
+            sync_image_status(image, now)
+    return RetryLater(delay=compute_backoff(1, ctx.settings.retry_delays), unavailable=True)

@@ -7,6 +7,7 @@ from types import FrameType
 
 import structlog
 from kombu import Connection
+from sqlalchemy import text
 
 from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
@@ -18,6 +19,13 @@ from processor.imaging.formats import register_openers
 from processor.settings import ProcessorSettings
 
 log = structlog.get_logger(__name__)
+
+
+def _probe(ctx: Context) -> None:
+    """Raise unless both the database and the store answer (the breaker's probe)."""
+    with ctx.sessions() as session:
+        session.execute(text("SELECT 1"))
+    ctx.s3.head_bucket(Bucket=ctx.settings.originals_bucket)
 
 
 def main() -> None:
@@ -34,7 +42,7 @@ def main() -> None:
     with connection:
         connection.ensure_connection(max_retries=30)
         topology.declare(connection)
-        worker = Worker(connection, topology, ctx)
+        worker = Worker(connection, topology, ctx, probe=lambda: _probe(ctx))
 
         def stop(signum: int, frame: FrameType | None) -> None:
             # Finish (and acknowledge) the message in hand, then leave the loop.

@@ -11,7 +11,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from processor import blobs
-from processor.errors import FailureKind, PermanentError, TransientError
+from processor.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,7 +37,9 @@ def test_a_missing_object_is_permanent(s3: S3Client) -> None:
     assert caught.value.kind is FailureKind.NOT_FOUND
 
 
-def test_an_unreachable_store_is_transient() -> None:
+def test_an_unreachable_store_is_unavailable_and_a_missing_bucket_on_write_is_transient(
+    s3: S3Client,
+) -> None:
     client = boto3.client(
         "s3",
         endpoint_url="http://127.0.0.1:9",
@@ -46,6 +48,10 @@ def test_an_unreachable_store_is_transient() -> None:
         aws_secret_access_key="y",
         config=Config(connect_timeout=1, retries={"max_attempts": 1}),
     )
-    with pytest.raises(TransientError, match="unreachable") as caught:
+    with pytest.raises(DependencyUnavailable, match="unreachable") as caught:
         blobs.write(client, "derivatives", "1/small.jpg", b"x", "image/jpeg")
     assert caught.value.kind is FailureKind.STORAGE
+    # The store answers, so this is the job's attempt failing, not an outage.
+    with pytest.raises(TransientError, match="NoSuchBucket") as answered:
+        blobs.write(s3, "no-such-bucket", "1/small.jpg", b"x", "image/jpeg")
+    assert not isinstance(answered.value, DependencyUnavailable)
