@@ -1,8 +1,9 @@
-"""The ``glowworm`` console script: set-up and tokens."""
+"""The ``glowworm`` console script: set-up, tokens, and a reconciler pass."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from glowworm.db import make_engine, make_session_factory
@@ -28,6 +29,31 @@ def _setup(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    # The reconciler is processor code; the console script is only its front door.
+    from glowworm.topology import Topology
+    from processor.context import Context
+    from processor.reconciler import run_once
+    from processor.settings import ProcessorSettings
+
+    processor_settings = ProcessorSettings()
+    if args.stale_after is not None:
+        processor_settings.stale_after_seconds = args.stale_after
+    engine = make_engine(processor_settings.database_url)
+    ctx = Context(
+        processor_settings, make_session_factory(engine), make_s3_client(processor_settings)
+    )
+    report = run_once(
+        ctx, Topology.from_settings(processor_settings), verify_objects=args.verify_objects
+    )
+    engine.dispose()
+    if report is None:
+        print("another reconciler pass is running; try again later", file=sys.stderr)
+        return 1
+    print(json.dumps(report.as_dict()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glowworm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True, help="user name (made if new)")
     create.add_argument("--admin", action="store_true", help="the user may use admin routes")
     create.set_defaults(run=_token_create)
+    reconcile = commands.add_parser(
+        "reconcile", help="queue again every object or job the pipeline lost track of"
+    )
+    reconcile.add_argument(
+        "--stale-after",
+        type=float,
+        metavar="SECONDS",
+        help="a pending job untouched this long counts as lost"
+        " (default: GLOWWORM_STALE_AFTER_SECONDS)",
+    )
+    reconcile.add_argument(
+        "--verify-objects",
+        action="store_true",
+        help="also check that every derivative object exists in the store (slower)",
+    )
+    reconcile.set_defaults(run=_reconcile)
     return parser
 
 

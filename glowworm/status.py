@@ -1,10 +1,10 @@
-"""An image's statuses follow from its jobs; one function keeps them in step."""
+"""An image's statuses follow from its jobs; these functions keep them in step."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from glowworm.models import Image, Status
+from glowworm.models import Image, ProcessingJob, Status
 from glowworm.sizes import JobType
 
 
@@ -27,3 +27,21 @@ def sync_image_status(image: Image, now: datetime) -> None:
         image.processing_status = Status.PROCESSING
     else:
         image.processing_status = Status.PENDING
+
+
+def reset_jobs(image: Image, now: datetime, *, redo_all: bool = False) -> list[ProcessingJob]:
+    """Put the image's unfinished jobs (or all of them) back to pending, attempts reset.
+
+    Returns them thumbnail first: only the first needs queueing, the rest follow it.
+    """
+    retried = [job for job in image.jobs if redo_all or job.status is not Status.COMPLETE]
+    for job in retried:
+        job.status = Status.PENDING
+        job.attempts = 0
+        job.error_kind = job.error_message = None
+        job.lease_expires_at = job.next_attempt_at = job.completed_at = None
+    image.processing_error = None
+    if redo_all:
+        image.processing_completed_at = None
+    sync_image_status(image, now)
+    return retried

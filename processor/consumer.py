@@ -27,6 +27,7 @@ from processor.errors import DependencyUnavailable, TransientError
 from processor.ingest import ingest
 from processor.jobs import Finished, Outcome, RetryLater, run_job
 from processor.notifications import MalformedEvent, parse
+from processor.publishing import BrokerPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +53,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
         self.breaker = CircuitBreaker()
         self.paused = False
         self._producer: Producer | None = None
+        self._publisher: BrokerPublisher | None = None
         self._work: list[Consumer] = []
         self._consuming = True
         self._name = f"{socket.gethostname()}.{os.getpid()}"
@@ -60,6 +62,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
         # Messages can arrive while the later consumers are still starting, so the
         # producer (on the same channel, renewed on every reconnect) must exist first.
         self._producer = Producer(channel, serializer="json")
+        self._publisher = BrokerPublisher(self._producer, self.topology)
         t = self.topology
         self._work = [
             consumer(queues=[t.urgent], on_message=self.on_job, prefetch_count=1),
@@ -150,7 +153,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             self._send_back(message, INGEST_KEY, e)
             return
         for follow_up in follow_ups:
-            self._publish(follow_up, routing_key(follow_up.job_type))
+            self.publisher.publish_job(follow_up)
         self._announce()
         message.ack()
 
@@ -181,7 +184,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             return
         assert isinstance(outcome, Finished)
         if outcome.follow_up is not None:
-            self._publish(outcome.follow_up, routing_key(outcome.follow_up.job_type))
+            self.publisher.publish_job(outcome.follow_up)
         self._announce()
         if outcome.dead:
             message.reject(requeue=False)  # kept in the dead-letter queue
@@ -190,20 +193,15 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
 
     # --- publishing ----------------------------------------------------------------------
 
-    def _publish(self, job: JobMessage, key: str) -> None:
-        self.producer.publish(
-            job.to_body(),
-            exchange=self.topology.jobs,
-            routing_key=key,
-            delivery_mode=2,
-            retry=True,
-            retry_policy={"max_retries": 3},
-        )
-
     @property
     def producer(self) -> Producer:
         assert self._producer is not None, "publishing before get_consumers ran"
         return self._producer
+
+    @property
+    def publisher(self) -> BrokerPublisher:
+        assert self._publisher is not None, "publishing before get_consumers ran"
+        return self._publisher
 
     def _announce(self) -> None:
         """Publish the status events of what was just committed (DESIGN.md rule 10)."""

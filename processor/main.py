@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from types import FrameType
 
 import structlog
@@ -16,6 +17,7 @@ from glowworm.topology import Topology
 from processor.consumer import Worker
 from processor.context import Context
 from processor.imaging.formats import register_openers
+from processor.reconciler import start_periodic
 from processor.settings import ProcessorSettings
 
 log = structlog.get_logger(__name__)
@@ -51,7 +53,10 @@ def main() -> None:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        stopping = threading.Event()
+        start_periodic(ctx, topology, stopping)
         worker.run()
+        stopping.set()
     engine.dispose()
     log.info("worker.stopped")
 

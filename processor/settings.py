@@ -17,3 +17,7 @@ class ProcessorSettings(Settings):
     # Largest original accepted, in bytes and in pixels (checked before decoding).
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
+    # Seconds between reconciler passes inside the processor (0 turns them off).
+    reconcile_interval_seconds: float = Field(default=300.0, ge=0)
+    # A pending job untouched this long is taken for lost and queued again.
+    stale_after_seconds: float = Field(default=600.0, gt=0)

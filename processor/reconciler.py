@@ -1,0 +1,213 @@
+"""The reconciler: the originals bucket listed against Postgres, the last safety net.
+
+MinIO may drop an event, a worker may die between commit and publish, a derivative may
+be deleted by hand. One pass, page by page in constant memory, queues again:
+- every object with no image row, or whose row knows another ETag (an ingest event);
+- every unfinished job nobody is working on: ``processing`` past its lease, or
+  ``pending`` for longer than ``stale_after`` (a job message);
+- every complete image whose derivatives are missing (all its jobs redone).
+Failed jobs are left for a person to retry. Running it twice queues nothing new for
+work already queued: the handlers are idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote_plus
+
+import structlog
+from kombu import Connection
+from sqlalchemy import select, text
+
+from glowworm.job_messages import JobMessage
+from glowworm.models import Image, ProcessingJob, Status
+from glowworm.sizes import ALL_SIZES
+from glowworm.status import reset_jobs
+from glowworm.topology import Topology
+from processor.context import Context
+from processor.publishing import BrokerPublisher
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = structlog.get_logger(__name__)
+
+# Objects per listing page and per database query.
+PAGE_SIZE = 1000
+
+
+class Publisher(Protocol):
+    def publish_ingest(self, body: str) -> None: ...
+
+    def publish_job(self, job: JobMessage) -> None: ...
+
+
+@dataclass
+class ReconcileReport:
+    objects: int = 0
+    registered: int = 0
+    resumed: int = 0
+    redone: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def object_created_body(bucket: str, key: str, etag: str, size: int) -> str:
+    """An S3-shaped notification for an object, as the ingest queue reads them."""
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "eventSource": "glowworm:reconciler",
+        "s3": {
+            "bucket": {"name": bucket},
+            "object": {"key": quote_plus(key), "eTag": etag, "size": size},
+        },
+    }
+    return json.dumps({"Records": [record]})
+
+
+def _pages(s3: S3Client, bucket: str, page_size: int) -> Iterator[list[tuple[str, str, int]]]:
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": page_size}):
+        yield [
+            (obj["Key"], obj.get("ETag", "").strip('"'), obj.get("Size", 0))
+            for obj in page.get("Contents", [])
+        ]
+
+
+def _stuck(job: ProcessingJob, now: datetime, stale_after: timedelta) -> bool:
+    if job.status is Status.PROCESSING:
+        return job.lease_expires_at is None or job.lease_expires_at < now
+    if job.status is Status.PENDING:
+        since = job.next_attempt_at or job.started_at or job.created_at
+        return since < now - stale_after
+    return False
+
+
+def _missing_objects(s3: S3Client, image: Image) -> bool:
+    wanted = {(d.bucket, d.key) for d in image.derivatives}
+    for bucket, prefix in {(b, k.rsplit("/", 1)[0] + "/") for b, k in wanted}:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+        wanted -= {(bucket, obj["Key"]) for obj in listed.get("Contents", [])}
+    return bool(wanted)
+
+
+def reconcile(
+    ctx: Context,
+    publisher: Publisher,
+    *,
+    stale_after: timedelta = timedelta(minutes=10),
+    verify_objects: bool = False,
+    page_size: int = PAGE_SIZE,
+) -> ReconcileReport:
+    """One pass over the originals bucket; returns what it queued.
+
+    ``verify_objects`` also lists each complete image's derivatives in the store (one
+    request per image), rather than trusting the derivative rows.
+    """
+    report = ReconcileReport()
+    started = datetime.now(UTC)
+    bucket = ctx.settings.originals_bucket
+    for page in _pages(ctx.s3, bucket, page_size):
+        report.objects += len(page)
+        now = datetime.now(UTC)
+        to_publish: list[JobMessage] = []
+        with ctx.database() as session:
+            rows = {
+                image.key: image
+                for image in session.scalars(
+                    select(Image).where(
+                        Image.bucket == bucket, Image.key.in_([k for k, _, _ in page])
+                    )
+                )
+            }
+            for key, etag, size in page:
+                image = rows.get(key)
+                if image is None or image.etag != etag or not image.jobs:
+                    publisher.publish_ingest(object_created_body(bucket, key, etag, size))
+                    report.registered += 1
+                    continue
+                if image.processing_status is Status.COMPLETE:
+                    sizes = {d.size for d in image.derivatives}
+                    if sizes >= {s.name for s in ALL_SIZES} and not (
+                        verify_objects and _missing_objects(ctx.s3, image)
+                    ):
+                        continue
+                    first = reset_jobs(image, now, redo_all=True)[0]
+                    to_publish.append(JobMessage(first.id, image.id, first.job_type, first.etag))
+                    report.redone += 1
+                    continue
+                unfinished = [j for j in image.jobs if j.status is not Status.COMPLETE]
+                if unfinished and _stuck(unfinished[0], now, stale_after):
+                    job = unfinished[0]
+                    to_publish.append(JobMessage(job.id, image.id, job.job_type, job.etag))
+                    report.resumed += 1
+        # After the commit, so a handler that takes the message finds the reset rows.
+        for message in to_publish:
+            publisher.publish_job(message)
+    report.seconds = round((datetime.now(UTC) - started).total_seconds(), 2)
+    log.info("reconcile.done", **report.as_dict())
+    return report
+
+
+# Postgres advisory lock key: one reconciler pass at a time across all processors.
+_LOCK_KEY = 0x6C6F77  # "low", as in glowworm
+
+
+@contextmanager
+def exclusive(ctx: Context) -> Iterator[bool]:
+    """True for the one caller holding the reconciler lock (always True off Postgres)."""
+    with ctx.sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            yield True
+            return
+        held = bool(session.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}))
+        try:
+            yield held
+        finally:
+            if held:
+                session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+
+
+def run_once(
+    ctx: Context, topology: Topology, *, verify_objects: bool = False
+) -> ReconcileReport | None:
+    """One pass if no other processor is running one; None when another holds the lock."""
+    with exclusive(ctx) as mine:
+        if not mine:
+            return None
+        with Connection(ctx.settings.amqp_url, transport_options={"confirm_publish": True}) as conn:
+            publisher = BrokerPublisher(conn.Producer(), topology)
+            return reconcile(
+                ctx,
+                publisher,
+                stale_after=timedelta(seconds=ctx.settings.stale_after_seconds),
+                verify_objects=verify_objects,
+            )
+
+
+def start_periodic(
+    ctx: Context, topology: Topology, stop: threading.Event
+) -> threading.Thread | None:
+    """A daemon thread that reconciles every ``reconcile_interval_seconds`` until ``stop``."""
+    interval = ctx.settings.reconcile_interval_seconds
+    if interval <= 0:
+        return None
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                run_once(ctx, topology)
+            except Exception:  # the next pass tries again; never take the worker down
+                log.exception("reconcile.failed")
+
+    thread = threading.Thread(target=loop, name="reconciler", daemon=True)
+    thread.start()
+    return thread
