@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Local Postgres, RabbitMQ and MinIO on loopback, without Docker.
 #
-#   infra/services.sh start    install what is missing, start all three, write and print the env file
-#   infra/services.sh stop     stop what this script started (by PID), tolerant of things already down
+#   infra/services.sh start [SERVICE...]   install what is missing, start all three (or those
+#                                          named: postgres rabbitmq minio), write and print the env file
+#   infra/services.sh stop [SERVICE...]    stop what this script started (by PID), tolerant of things
+#                                          already down; the fault tests stop one service at a time
 #   infra/services.sh status   one line per service: up/down (exit 1 if any is down)
 #   infra/services.sh env      print the env file (eval "$(infra/services.sh env)")
 #   infra/services.sh rabbitmqctl ARGS...   run rabbitmqctl against our node (debugging aid)
@@ -473,27 +475,39 @@ EOF
 
 # --- subcommands -------------------------------------------------------------------------------
 
+# wanted NAME [SERVICES...]: true when no services were named, or NAME is among them.
+wanted() { local name="$1"; shift; [[ $# -eq 0 ]] && return 0; [[ " $* " == *" $name "* ]]; }
+
+check_service_names() {
+    local name
+    for name in "$@"; do
+        case "$name" in postgres|rabbitmq|minio) ;; *) die "unknown service '$name' (postgres, rabbitmq, minio)" ;; esac
+    done
+}
+
 cmd_start() {
     local t0; t0="$(now_ms)"
+    check_service_names "$@"
     mkdir -p "$LOG_DIR" "$RUN_DIR"
     run_timed install install_all
     pg_paths
-    run_timed postgres start_postgres
-    run_timed rabbitmq start_rabbitmq
+    if wanted postgres "$@"; then run_timed postgres start_postgres; fi
+    if wanted rabbitmq "$@"; then run_timed rabbitmq start_rabbitmq; fi
     # After RabbitMQ, so the notification target connects at once (with queue_dir MinIO would
     # also start without it, storing events until the broker is up).
-    run_timed minio start_minio
+    if wanted minio "$@"; then run_timed minio start_minio; fi
     write_env_file
     log "$(printf '%-10s took %s   env file: %s' total "$(seconds_since "$t0")" "$ENV_FILE")"
     cat "$ENV_FILE"
 }
 
 cmd_stop() {
+    check_service_names "$@"
     pg_paths
     # Reverse order: MinIO first, so it does not spool events for a broker that is going away.
-    run_timed minio stop_minio
-    run_timed rabbitmq stop_rabbitmq
-    run_timed postgres stop_postgres
+    if wanted minio "$@"; then run_timed minio stop_minio; fi
+    if wanted rabbitmq "$@"; then run_timed rabbitmq stop_rabbitmq; fi
+    if wanted postgres "$@"; then run_timed postgres stop_postgres; fi
 }
 
 cmd_status() {
@@ -512,10 +526,10 @@ cmd_env() {
 }
 
 case "${1:-}" in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
+    start) shift; cmd_start "$@" ;;
+    stop) shift; cmd_stop "$@" ;;
     status) cmd_status ;;
     env) cmd_env ;;
     rabbitmqctl) shift; rabbitmqctl "$@" ;;
-    *) echo "usage: $0 start|stop|status|env|rabbitmqctl ARGS..." >&2; exit 2 ;;
+    *) echo "usage: $0 start [SERVICE...]|stop [SERVICE...]|status|env|rabbitmqctl ARGS..." >&2; exit 2 ;;
 esac
