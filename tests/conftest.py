@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from kombu import Connection
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from glowworm.db import make_engine, make_session_factory
 from glowworm.provision import provision
@@ -84,7 +85,8 @@ def settings(base_settings: Settings, run_id: str) -> Iterator[UploadSettings]:
     """A database, two buckets and a queue prefix of this test session's own."""
     url = make_url(base_settings.database_url)
     database = f"glowworm_test_{run_id}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    # No pool: the fault tests restart Postgres, and a pooled connection would be dead.
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{database}"'))
     test_settings = UploadSettings(
@@ -97,7 +99,7 @@ def settings(base_settings: Settings, run_id: str) -> Iterator[UploadSettings]:
     provision(test_settings, s3)
     yield test_settings
     for bucket in (test_settings.originals_bucket, test_settings.derivatives_bucket):
-        _empty_and_delete(s3, bucket)
+        empty_and_delete(s3, bucket)
     with Connection(test_settings.amqp_url) as connection:
         Topology.from_settings(test_settings).delete(connection)
     with admin.connect() as connection:
@@ -105,7 +107,7 @@ def settings(base_settings: Settings, run_id: str) -> Iterator[UploadSettings]:
     admin.dispose()
 
 
-def _empty_and_delete(s3: S3Client, bucket: str) -> None:
+def empty_and_delete(s3: S3Client, bucket: str) -> None:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         keys = [obj["Key"] for obj in page.get("Contents", [])]
         if keys:
@@ -234,3 +236,66 @@ class Uploader:
 def uploader(app_client: TestClient) -> Iterator[Uploader]:
     with httpx.Client(timeout=30) as http:
         yield Uploader(app_client, http)
+
+
+class ApiServer:
+    """upload_service under a real uvicorn (WebSocket, pages), for this test session."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "uvicorn", "upload_service.app:create_app"),
+                    *("--factory", "--host", "127.0.0.1", "--port", str(self.port)),
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until it answers and its status relay is consuming (or fail with its log)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).json().get("events") == "live":
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"API server not ready:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    processor_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], ApiServer]]:
+    """Factory: start another replica of the API on a free port; all stop at session end."""
+    logs = tmp_path_factory.mktemp("api-logs")
+    servers: list[ApiServer] = []
+
+    def start() -> ApiServer:
+        server = ApiServer(processor_env, logs / f"api-{len(servers)}.log")
+        servers.append(server)
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+    print(f"API server logs: {logs}")

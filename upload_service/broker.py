@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from kombu import Connection
 
 from glowworm.job_messages import JobMessage
+from glowworm.pipeline_control import ControlCommand
 from glowworm.topology import URGENT_KEY, Topology
 
 
@@ -41,6 +42,17 @@ class Broker:
                     retry=True,
                     retry_policy={"max_retries": 3},
                 )
+
+    def tell_processors(self, command: ControlCommand) -> None:
+        """Nudge every running processor to pause or resume now."""
+        with self._connect() as connection:
+            connection.Producer(serializer="json").publish(
+                {"command": command.value},
+                exchange=self.topology.control,
+                routing_key="",
+                retry=True,
+                retry_policy={"max_retries": 3},
+            )
 
     def depths(self) -> list[tuple[str, int | None, int | None]]:
         """(queue, ready messages, consumers) for every work, delay and dead-letter queue."""

@@ -78,6 +78,14 @@ class DerivativeOut(BaseModel):
     url: str
 
 
+class AttemptOut(BaseModel):
+    attempt: int
+    outcome: str
+    error: str | None
+    started_at: datetime
+    finished_at: datetime
+
+
 class JobOut(BaseModel):
     id: int
     image_id: int
@@ -91,6 +99,7 @@ class JobOut(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     next_attempt_at: datetime | None
+    history: list[AttemptOut] = []
 
 
 class ProcessingStatus(BaseModel):
@@ -153,6 +162,7 @@ class QueueDepth(BaseModel):
 
 
 class ProcessingQueue(BaseModel):
+    paused: bool
     queue_size: int
     processing_count: int
     failed_count: int

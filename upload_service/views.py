@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from glowworm.models import Image, ProcessingJob, Status
+from glowworm.models import Image, JobAttempt, ProcessingJob, Status
 from glowworm.sizes import ALL_SIZES, SMALL
 from upload_service.schemas import (
+    AttemptOut,
     DerivativeOut,
     ExifSummary,
     ImageOut,
@@ -35,7 +36,7 @@ def status_summary(image: Image) -> StatusSummary:
     )
 
 
-def job_out(job: ProcessingJob) -> JobOut:
+def job_out(job: ProcessingJob, history: list[JobAttempt] | None = None) -> JobOut:
     return JobOut(
         id=job.id,
         image_id=job.image_id,
@@ -49,10 +50,21 @@ def job_out(job: ProcessingJob) -> JobOut:
         started_at=job.started_at,
         completed_at=job.completed_at,
         next_attempt_at=job.next_attempt_at,
+        history=[
+            AttemptOut(
+                attempt=a.attempt,
+                outcome=a.outcome,
+                error=a.error,
+                started_at=a.started_at,
+                finished_at=a.finished_at,
+            )
+            for a in history or []
+            if a.job_id == job.id
+        ],
     )
 
 
-def processing_status(image: Image) -> ProcessingStatus:
+def processing_status(image: Image, history: list[JobAttempt] | None = None) -> ProcessingStatus:
     return ProcessingStatus(
         image_id=image.id,
         processing_status=image.processing_status,
@@ -63,7 +75,7 @@ def processing_status(image: Image) -> ProcessingStatus:
         processing_completed_at=image.processing_completed_at,
         processing_error=image.processing_error,
         thumbnail_url=thumbnail_url(image),
-        jobs=[job_out(job) for job in image.jobs],
+        jobs=[job_out(job, history) for job in image.jobs],
     )
 
 

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from glowworm.job_messages import JobMessage
 from glowworm.models import Image, ProcessingJob, Status
+from glowworm.pipeline_control import ControlCommand, is_paused, set_paused
 from glowworm.sizes import JobType
+from glowworm.status import reset_jobs
 from upload_service.deps import AdminDep, ResourcesDep, SessionDep
-from upload_service.routes.images import reset_jobs
 from upload_service.schemas import ProcessingQueue, QueueDepth
 from upload_service.views import job_out
 
@@ -48,6 +49,7 @@ def processing_queue(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     jobs = session.scalars(query.order_by(ProcessingJob.id.desc()).limit(limit).offset(offset))
     return ProcessingQueue(
+        paused=is_paused(session),
         queue_size=counts.get(Status.PENDING, 0),
         processing_count=counts.get(Status.PROCESSING, 0),
         failed_count=counts.get(Status.FAILED, 0),
@@ -85,3 +87,24 @@ def retry_failed(_: AdminDep, session: SessionDep, resources: ResourcesDep) -> d
     session.flush()
     resources.broker.publish_urgent(messages)
     return {"images": len(messages)}
+
+
+def _switch(
+    session: SessionDep, resources: ResourcesDep, command: ControlCommand
+) -> dict[str, bool]:
+    set_paused(session, command is ControlCommand.PAUSE)
+    # Commit before the nudge, so a processor that looks finds the new state.
+    session.commit()
+    resources.broker.tell_processors(command)
+    return {"paused": command is ControlCommand.PAUSE}
+
+
+@router.post("/processing-queue/pause", status_code=status.HTTP_202_ACCEPTED)
+def pause(_: AdminDep, session: SessionDep, resources: ResourcesDep) -> dict[str, bool]:
+    """Stop every processor taking work; messages wait in their queues."""
+    return _switch(session, resources, ControlCommand.PAUSE)
+
+
+@router.post("/processing-queue/resume", status_code=status.HTTP_202_ACCEPTED)
+def resume(_: AdminDep, session: SessionDep, resources: ResourcesDep) -> dict[str, bool]:
+    return _switch(session, resources, ControlCommand.RESUME)

@@ -10,9 +10,9 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
 from glowworm.job_messages import JobMessage
-from glowworm.models import Image, ProcessingJob, Status, User
+from glowworm.models import Image, JobAttempt, Status, User
 from glowworm.sizes import SIZES_BY_NAME
-from glowworm.status import sync_image_status
+from glowworm.status import reset_jobs
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
 from upload_service.schemas import ImageOut, ImagePage, ProcessingStatus, RetryResponse
 from upload_service.views import image_out, processing_status
@@ -75,7 +75,12 @@ def get_image(image_id: int, user: UserDep, session: SessionDep) -> ImageOut:
 
 @router.get("/{image_id}/processing-status", response_model=ProcessingStatus)
 def get_processing_status(image_id: int, user: UserDep, session: SessionDep) -> ProcessingStatus:
-    return processing_status(_visible_image(session, user, image_id))
+    """Statuses, attempts and each job's attempt history (when, how it ended, why)."""
+    image = _visible_image(session, user, image_id)
+    history = session.scalars(
+        select(JobAttempt).where(JobAttempt.image_id == image.id).order_by(JobAttempt.id)
+    ).all()
+    return processing_status(image, list(history))
 
 
 @router.get("/{image_id}/file", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
@@ -139,19 +144,3 @@ def retry_processing(
     return RetryResponse(
         image_id=image.id, retried_jobs=[job.id for job in retried], status=processing_status(image)
     )
-
-
-def reset_jobs(image: Image, now: datetime) -> list[ProcessingJob]:
-    """Put every unfinished job of the image back to pending with fresh attempts.
-
-    Returns them thumbnail first; only the first is queued, the rest follow it.
-    """
-    retried = [job for job in image.jobs if job.status is not Status.COMPLETE]
-    for job in retried:
-        job.status = Status.PENDING
-        job.attempts = 0
-        job.error_kind = job.error_message = None
-        job.lease_expires_at = job.next_attempt_at = job.completed_at = None
-    image.processing_error = None
-    sync_image_status(image, now)
-    return retried
