@@ -6,8 +6,9 @@ original's bucket + key + ETag, so a repeated event finds the row it made before
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -18,9 +19,11 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     func,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from glowworm.sizes import JobType
@@ -46,6 +49,23 @@ def _enum(enum: type[StrEnum], name: str) -> Enum:
     )
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC.
+
+    Postgres does this by itself; SQLite (the demo) stores naive text, and comparing a
+    naive lease with an aware "now" would raise.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stamp: datetime = value
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -56,7 +76,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
 
 class ApiToken(Base):
@@ -67,8 +87,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     # SHA-256 of the token: tokens are 256-bit random, so a plain hash cannot be guessed back.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -90,7 +110,7 @@ class Image(Base):
     etag: Mapped[str | None] = mapped_column(String(100))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
-    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    uploaded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     format: Mapped[str | None] = mapped_column(String(16))
     mime_type: Mapped[str | None] = mapped_column(String(50))
     width: Mapped[int | None] = mapped_column(Integer)
@@ -112,12 +132,12 @@ class Image(Base):
         _enum(Status, "image_variant_status"), default=Status.PENDING
     )
     processing_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_processing_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    processing_completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_processing_attempt: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    processing_completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     processing_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UtcDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
     owner: Mapped[User] = relationship(lazy="raise")
@@ -146,11 +166,11 @@ class ProcessingJob(Base):
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     # A job in `processing` whose lease has run out belongs to a worker that died.
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     image: Mapped[Image] = relationship(back_populates="jobs", lazy="raise")
 
@@ -168,7 +188,7 @@ class Derivative(Base):
     height: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(50))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
     image: Mapped[Image] = relationship(back_populates="derivatives", lazy="raise")
 
@@ -187,8 +207,8 @@ class JobAttempt(Base):
     # complete, failed, retry (a transient failure with attempts left) or superseded.
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class PipelineState(Base):
@@ -199,5 +219,5 @@ class PipelineState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UtcDateTime(), server_default=func.now(), onupdate=func.now()
     )

@@ -23,6 +23,7 @@ from glowworm.topology import INGEST_KEY, URGENT_KEY, Topology, routing_key
 from processor.backoff import compute_backoff
 from processor.breaker import CircuitBreaker
 from processor.context import Context
+from processor.delays import BrokerDelays, Delays
 from processor.errors import DependencyUnavailable, TransientError
 from processor.ingest import ingest
 from processor.jobs import Finished, Outcome, RetryLater, run_job
@@ -45,6 +46,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
         topology: Topology,
         ctx: Context,
         probe: Callable[[], None],
+        delays: Delays | None = None,
     ) -> None:
         self.connection = connection
         self.topology = topology
@@ -54,6 +56,9 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
         self.paused = False
         self._producer: Producer | None = None
         self._publisher: BrokerPublisher | None = None
+        # None: delays live in RabbitMQ, on the consuming channel (made in get_consumers).
+        self._fixed_delays = delays
+        self._delays: Delays | None = delays
         self._work: list[Consumer] = []
         self._consuming = True
         self._name = f"{socket.gethostname()}.{os.getpid()}"
@@ -63,6 +68,10 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
         # producer (on the same channel, renewed on every reconnect) must exist first.
         self._producer = Producer(channel, serializer="json")
         self._publisher = BrokerPublisher(self._producer, self.topology)
+        if self._fixed_delays is None:
+            self._delays = BrokerDelays(
+                self._producer, self.topology, self.ctx.settings.retry_delays
+            )
         t = self.topology
         self._work = [
             consumer(queues=[t.urgent], on_message=self.on_job, prefetch_count=1),
@@ -70,18 +79,19 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             consumer(queues=[t.thumbnails], on_message=self.on_job, prefetch_count=1),
             consumer(queues=[t.variants], on_message=self.on_job, prefetch_count=1),
         ]
+        # kombu starts every consumer it is given, and deliveries can reach the handlers
+        # before on_consume_ready: read the switch first, so the handlers already obey it.
         self._consuming = True
+        self._read_switch()
         control = t.listener(t.control, self._name)
         return [*self._work, consumer(queues=[control], on_message=self.on_control)]
 
     def on_consume_ready(
         self, connection: Connection, channel: Any, consumers: Any, **kwargs: Any
     ) -> None:
-        try:
-            with self.ctx.database() as session:
-                self.paused = is_paused(session)
-        except DependencyUnavailable as e:
-            self._trip(str(e))
+        # Again, now that the control queue is bound: a pause committed in between would
+        # otherwise be missed (its nudge went out before our queue existed).
+        self._read_switch()
         self._apply()
         log.info("worker.ready", queues=[q.name for q in self.topology.work_queues])
 
@@ -99,9 +109,21 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
 
     # --- taking work, or not -------------------------------------------------------------
 
+    def _read_switch(self) -> None:
+        try:
+            with self.ctx.database() as session:
+                self.paused = is_paused(session)
+        except DependencyUnavailable as e:
+            self.breaker.trip(str(e))
+
+    @property
+    def taking_work(self) -> bool:
+        """Neither the breaker nor an operator says stop."""
+        return not (self.breaker.is_open or self.paused)
+
     def _apply(self) -> None:
-        """Consume from the work queues exactly when neither breaker nor operator says stop."""
-        wanted = not (self.breaker.is_open or self.paused)
+        """Consume from the work queues exactly when taking work."""
+        wanted = self.taking_work
         if wanted == self._consuming:
             return
         for work in self._work:
@@ -138,7 +160,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
     def on_event(self, message: Message) -> None:
         """A bucket notification (or our own re-queued copy of one)."""
         self.ctx.outbox.clear()
-        if not self._consuming:
+        if not self.taking_work:
             self._hold(message, INGEST_KEY)
             return
         try:
@@ -167,7 +189,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             return
         came_by = message.delivery_info.get("routing_key")
         key = URGENT_KEY if came_by == URGENT_KEY else routing_key(job.job_type)
-        if not self._consuming:
+        if not self.taking_work:
             self._hold(message, key)
             return
         try:
@@ -236,19 +258,5 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             self._trip(str(error))
 
     def _delay(self, body: bytes, key: str, delay: float, headers: dict[str, Any]) -> None:
-        level = next(
-            (i + 1 for i, base in enumerate(self.ctx.settings.retry_delays) if base >= delay),
-            len(self.ctx.settings.retry_delays),
-        )
-        self.producer.publish(
-            body,
-            exchange=self.topology.delay_exchange(level),
-            routing_key=key,
-            expiration=max(delay, 0.001),
-            headers=headers,
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=2,
-            retry=True,
-            retry_policy={"max_retries": 3},
-        )
+        assert self._delays is not None, "publishing before get_consumers ran"
+        self._delays.delay(body, key, delay, headers)
