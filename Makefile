@@ -10,7 +10,7 @@ ENV_FILE := $(SERVICES_DIR)/env
 # Load the settings `make services` wrote, for every recipe that talks to the services.
 WITH_ENV := set -a && source $(ENV_FILE) && set +a &&
 
-.PHONY: help install services services-stop setup stack run test test-unit lint bench bench-quick clean
+.PHONY: help install services services-stop setup stack stack-token run test test-unit lint bench bench-quick clean
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -35,9 +35,11 @@ setup: services  ## migrate the schema, make both buckets, wire the bucket notif
 stack: setup  ## run upload_service on :8000 and one processor in the foreground (Ctrl-C stops both)
 	$(WITH_ENV) bash infra/stack.sh
 
-run: setup  ## the pipeline on real local services, with a token printed for you
-	@$(WITH_ENV) echo "Your token: $$($(BIN)/glowworm token create --name demo --admin)"
-	$(WITH_ENV) bash infra/stack.sh
+run: $(BIN)/.installed  ## the demo: the whole pipeline in one process, no external service
+	$(BIN)/python -m demo
+
+stack-token: setup  ## print an admin token for the real local services
+	@$(WITH_ENV) $(BIN)/glowworm token create --name admin --admin
 
 test: services  ## the whole suite, on real services
 	$(WITH_ENV) $(BIN)/pytest

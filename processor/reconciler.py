@@ -153,7 +153,8 @@ def reconcile(
         for message in to_publish:
             publisher.publish_job(message)
     report.seconds = round((datetime.now(UTC) - started).total_seconds(), 2)
-    log.info("reconcile.done", **report.as_dict())
+    queued = report.registered + report.resumed + report.redone
+    (log.info if queued else log.debug)("reconcile.done", **report.as_dict())
     return report
 
 

@@ -1,0 +1,1 @@
+"""The one-command demo: the whole pipeline in one process on embedded stand-ins."""
