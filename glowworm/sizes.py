@@ -47,6 +47,11 @@ VARIANT_SIZES: tuple[SizeSpec, ...] = tuple(s for s in ALL_SIZES if s.job is Job
 SIZES_BY_NAME: dict[str, SizeSpec] = {s.name: s for s in ALL_SIZES}
 
 
+def file_link(image_id: int, size: str) -> str:
+    """The API link that redirects to a short-lived URL of one size (or ``original``)."""
+    return f"/api/images/{image_id}/file?size={size}"
+
+
 def sizes_for(job: JobType) -> tuple[SizeSpec, ...]:
     """The derivatives one job produces."""
     return THUMBNAIL_SIZES if job is JobType.THUMBNAIL else VARIANT_SIZES

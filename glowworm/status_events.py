@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from glowworm.models import Image, Status
-from glowworm.sizes import THUMBNAIL_SIZES
+from glowworm.sizes import THUMBNAIL_SIZES, file_link
 
 
 class StatusEventType(StrEnum):
@@ -61,7 +61,7 @@ class StatusEvent:
 def event_for(image: Image, event_type: StatusEventType) -> StatusEvent:
     """The event that tells clients about ``image`` as it stands now."""
     urls = (
-        {spec.name: f"/api/images/{image.id}/file?size={spec.name}" for spec in THUMBNAIL_SIZES}
+        {spec.name: file_link(image.id, spec.name) for spec in THUMBNAIL_SIZES}
         if image.thumbnail_status is Status.COMPLETE
         else {}
     )

@@ -121,10 +121,11 @@ def run_job(msg: JobMessage, ctx: Context) -> Outcome:
 
 
 def _lock(session: Session, msg: JobMessage) -> tuple[Image, ProcessingJob] | None:
+    """The image and job rows, locked; None when they are gone or now hold another version."""
     # Always the image first, then the job: ingest locks in the same order.
     image = session.get(Image, msg.image_id, with_for_update=True, populate_existing=True)
     job = session.get(ProcessingJob, msg.job_id, with_for_update=True, populate_existing=True)
-    if image is None or job is None or job.image_id != image.id:
+    if image is None or job is None or job.image_id != image.id or job.etag != msg.etag:
         return None
     return image, job
 
@@ -133,7 +134,7 @@ def _claim(msg: JobMessage, ctx: Context) -> _Claim | Outcome:
     now = datetime.now(UTC)
     with ctx.database() as session:
         locked = _lock(session, msg)
-        if locked is None or locked[1].etag != msg.etag:
+        if locked is None:
             log.info("job.stale", job_id=msg.job_id, image_id=msg.image_id)
             return Finished()
         image, job = locked
@@ -202,7 +203,7 @@ def _record_metadata(
 ) -> bool:
     """Store what the bytes say; True when the image duplicates a finished one of the owner."""
     locked = _lock(session, msg)
-    if locked is None or locked[1].etag != msg.etag:
+    if locked is None:
         raise _Superseded
     image, this_job = locked
     image.sha256 = digest
@@ -299,7 +300,7 @@ def _record_success(
     now = datetime.now(UTC)
     with ctx.database() as session:
         locked = _lock(session, msg)
-        if locked is None or locked[1].etag != msg.etag:
+        if locked is None:
             raise _Superseded
         image, job = locked
         for r in renditions:
@@ -343,7 +344,7 @@ def _record_failure(
     now = datetime.now(UTC)
     with ctx.database() as session:
         locked = _lock(session, msg)
-        if locked is None or locked[1].etag != msg.etag:
+        if locked is None:
             return Finished()
         image, job = locked
         for other in image.jobs:
@@ -366,7 +367,7 @@ def _record_retry(msg: JobMessage, claim: _Claim, error: TransientError, ctx: Co
     now = datetime.now(UTC)
     with ctx.database() as session:
         locked = _lock(session, msg)
-        if locked is None or locked[1].etag != msg.etag:
+        if locked is None:
             return Finished()
         image, job = locked
         job.status = Status.PENDING
@@ -388,7 +389,7 @@ def _hand_back(msg: JobMessage, claim: _Claim, ctx: Context) -> Outcome:
     now = datetime.now(UTC)
     with ctx.database() as session:
         locked = _lock(session, msg)
-        if locked is None or locked[1].etag != msg.etag:
+        if locked is None:
             return Finished()
         image, job = locked
         if job.status is Status.PROCESSING and job.attempts == claim.attempt:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glowworm.models import Image, JobAttempt, ProcessingJob, Status
-from glowworm.sizes import ALL_SIZES, SMALL
+from glowworm.sizes import ALL_SIZES, SMALL, file_link
 from upload_service.schemas import (
     AttemptOut,
     DerivativeOut,
@@ -15,15 +15,10 @@ from upload_service.schemas import (
 )
 
 
-def file_url(image_id: int, size: str) -> str:
-    """The API link that redirects to a short-lived URL of one size (or the original)."""
-    return f"/api/images/{image_id}/file?size={size}"
-
-
 def thumbnail_url(image: Image) -> str | None:
     if image.thumbnail_status is not Status.COMPLETE:
         return None
-    return file_url(image.id, SMALL.name)
+    return file_link(image.id, SMALL.name)
 
 
 def status_summary(image: Image) -> StatusSummary:
@@ -109,8 +104,8 @@ def image_out(image: Image, owner_name: str) -> ImageOut:
         uploaded_at=image.uploaded_at,
         processing_completed_at=image.processing_completed_at,
         urls={
-            "original": file_url(image.id, "original"),
-            **{spec.name: file_url(image.id, spec.name) for spec in ALL_SIZES},
+            "original": file_link(image.id, "original"),
+            **{spec.name: file_link(image.id, spec.name) for spec in ALL_SIZES},
         },
         derivatives=[
             DerivativeOut(
@@ -118,7 +113,7 @@ def image_out(image: Image, owner_name: str) -> ImageOut:
                 width=d.width,
                 height=d.height,
                 bytes=d.bytes,
-                url=file_url(image.id, d.size),
+                url=file_link(image.id, d.size),
             )
             for d in image.derivatives
         ],
