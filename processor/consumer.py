@@ -4,6 +4,10 @@ Each work queue has its own consumer with a prefetch of one, so a backlog of var
 work never holds back a thumbnail (DESIGN.md rule 6): at most one message of each
 queue waits in this process while it works on another. The consumer stops taking work
 while a dependency is down (the circuit breaker) or an operator paused processing.
+
+Publishing goes over a connection of its own (``ConsumerProducerMixin``): waiting for
+a publisher confirm on the consuming connection would hand us the next delivery, and
+run one handler inside another.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from kombu import Connection, Consumer, Message, Producer
-from kombu.mixins import ConsumerMixin
+from kombu import Connection, Consumer, Message
+from kombu.mixins import ConsumerProducerMixin
 
 from glowworm.job_messages import JobMessage, MalformedJobMessage
 from glowworm.pipeline_control import ControlCommand, is_paused
@@ -39,7 +43,7 @@ RETRIES_HEADER = "x-glowworm-retries"
 MAX_REDELIVERIES = 30
 
 
-class Worker(ConsumerMixin):  # type: ignore[misc]
+class Worker(ConsumerProducerMixin):  # type: ignore[misc]
     def __init__(
         self,
         connection: Connection,
@@ -54,24 +58,13 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
         self.probe = probe
         self.breaker = CircuitBreaker()
         self.paused = False
-        self._producer: Producer | None = None
-        self._publisher: BrokerPublisher | None = None
-        # None: delays live in RabbitMQ, on the consuming channel (made in get_consumers).
-        self._fixed_delays = delays
-        self._delays: Delays | None = delays
+        # None: delays live in RabbitMQ (delay queues, published like everything else).
+        self._delays = delays
         self._work: list[Consumer] = []
         self._consuming = True
         self._name = f"{socket.gethostname()}.{os.getpid()}"
 
     def get_consumers(self, consumer: Callable[..., Consumer], channel: Any) -> list[Consumer]:
-        # Messages can arrive while the later consumers are still starting, so the
-        # producer (on the same channel, renewed on every reconnect) must exist first.
-        self._producer = Producer(channel, serializer="json")
-        self._publisher = BrokerPublisher(self._producer, self.topology)
-        if self._fixed_delays is None:
-            self._delays = BrokerDelays(
-                self._producer, self.topology, self.ctx.settings.retry_delays
-            )
         t = self.topology
         self._work = [
             consumer(queues=[t.urgent], on_message=self.on_job, prefetch_count=1),
@@ -216,14 +209,8 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
     # --- publishing ----------------------------------------------------------------------
 
     @property
-    def producer(self) -> Producer:
-        assert self._producer is not None, "publishing before get_consumers ran"
-        return self._producer
-
-    @property
     def publisher(self) -> BrokerPublisher:
-        assert self._publisher is not None, "publishing before get_consumers ran"
-        return self._publisher
+        return BrokerPublisher(self.producer, self.topology)
 
     def _announce(self) -> None:
         """Publish the status events of what was just committed (DESIGN.md rule 10)."""
@@ -258,5 +245,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
             self._trip(str(error))
 
     def _delay(self, body: bytes, key: str, delay: float, headers: dict[str, Any]) -> None:
-        assert self._delays is not None, "publishing before get_consumers ran"
-        self._delays.delay(body, key, delay, headers)
+        delays = self._delays or BrokerDelays(
+            self.producer, self.topology, self.ctx.settings.retry_delays
+        )
+        delays.delay(body, key, delay, headers)
