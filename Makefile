@@ -9,8 +9,11 @@ SERVICES_DIR ?= $(CURDIR)/.services
 ENV_FILE := $(SERVICES_DIR)/env
 # Load the settings `make services` wrote, for every recipe that talks to the services.
 WITH_ENV := set -a && source $(ENV_FILE) && set +a &&
+# The browser tests: Debian's Chromium, driven by playwright-core from tests/browser.
+BROWSER_DIR := tests/browser
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install services services-stop setup stack stack-token run test test-unit lint bench bench-quick clean
+.PHONY: help install services services-stop setup stack stack-token run test test-unit test-browser browser-deps lint bench bench-quick clean
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -41,8 +44,22 @@ run: $(BIN)/.installed  ## the demo: the whole pipeline in one process, no exter
 stack-token: setup  ## print an admin token for the real local services
 	@$(WITH_ENV) $(BIN)/glowworm token create --name admin --admin
 
-test: services  ## the whole suite, on real services
+test: services browser-deps  ## the whole suite, on real services, browser tests included
 	$(WITH_ENV) $(BIN)/pytest
+
+test-browser: services browser-deps  ## only the browser tests (pages in Chromium, the real Uppy)
+	$(WITH_ENV) $(BIN)/pytest tests/browser
+
+browser-deps: $(BROWSER_DIR)/build/uppy.js  ## Chromium from Debian and the browser tests' npm packages
+	@test -x $(CHROMIUM) || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# npm ci installs exactly the lock file (playwright-core, Uppy, esbuild; no browser download);
+# the build bundles @uppy/core + @uppy/aws-s3 into one module the test page loads.
+$(BROWSER_DIR)/build/uppy.js: $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/uppy-entry.js
+	@command -v node >/dev/null && node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)' \
+		|| { echo "the browser tests need node 20 or later (playwright-core)"; exit 1; }
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund && npm run build
 
 test-unit: $(BIN)/.installed  ## only the tests that need no services
 	$(BIN)/pytest -m "not integration"

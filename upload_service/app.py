@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 
 from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
+from glowworm.status_events import StatusEvent
 from glowworm.storage import make_s3_client
 from glowworm.topology import Topology
 from upload_service.broker import Broker
+from upload_service.hub import Hub
+from upload_service.relay import StatusRelay
 from upload_service.resources import Resources
-from upload_service.routes import admin, images, uploads
+from upload_service.routes import admin, companion, images, media, pages, uploads, ws
 from upload_service.settings import UploadSettings
+
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(settings: UploadSettings | None = None) -> FastAPI:
@@ -24,22 +32,48 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
+        topology = Topology.from_settings(settings)
+        loop = asyncio.get_running_loop()
+        hub = Hub()
+
+        def on_event(event: StatusEvent) -> None:
+            loop.call_soon_threadsafe(hub.publish, event)
+
+        def on_gap(reason: str) -> None:
+            loop.call_soon_threadsafe(hub.resync, reason)
+
+        relay = StatusRelay(settings.amqp_url, topology, on_event=on_event, on_gap=on_gap)
         app.state.resources = Resources(
             settings=settings,
             sessions=make_session_factory(engine),
             signer=make_s3_client(settings, public=True),
-            broker=Broker(settings.amqp_url, Topology.from_settings(settings)),
+            s3=make_s3_client(settings),
+            broker=Broker(settings.amqp_url, topology),
+            hub=hub,
+            relay=relay,
         )
+        relay.start()
         yield
+        hub.close()
+        await asyncio.to_thread(relay.stop)
         engine.dispose()
 
     app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)
     app.include_router(uploads.router)
     app.include_router(images.router)
     app.include_router(admin.router)
+    app.include_router(ws.router)
+    app.include_router(companion.router)
+    app.include_router(media.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz(request: Request) -> dict[str, str]:
+        resources: Resources = request.app.state.resources
+        return {
+            "status": "ok",
+            "events": "live" if resources.relay.connected else "connecting",
+        }
 
     return app

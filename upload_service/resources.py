@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from upload_service.broker import Broker
+from upload_service.hub import Hub
+from upload_service.relay import StatusRelay
 from upload_service.settings import UploadSettings
 
 if TYPE_CHECKING:
@@ -22,4 +24,9 @@ class Resources:
     sessions: sessionmaker[Session]
     # Signs URLs for the host clients reach; never used to talk to the store.
     signer: S3Client
+    # Talks to the store from inside (multipart create, list, complete, abort).
+    s3: S3Client
     broker: Broker
+    # This replica's sockets, and the thread that feeds them status events.
+    hub: Hub
+    relay: StatusRelay

@@ -172,3 +172,61 @@ class ProcessingQueue(BaseModel):
     limit: int
     offset: int
     queues: list[QueueDepth]
+
+
+class SessionOut(BaseModel):
+    """Who the token belongs to; answered when a page signs in."""
+
+    user: str
+    admin: bool
+
+
+# Uppy Companion's S3 routes. Field names follow Companion's JSON (camelCase, and S3's
+# PascalCase for parts) because Uppy's AwsS3 plugin reads them by those names.
+
+
+class CompanionUploadParameters(BaseModel):
+    """``GET /s3/params``: an S3 POST policy (Uppy 6 posts ``fields`` + the file to ``url``)."""
+
+    method: str = "POST"
+    url: str
+    fields: dict[str, str]
+    expires: int
+
+
+class CompanionCreateMultipart(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    type: str = ""
+    metadata: dict[str, object] = Field(default_factory=dict)
+
+
+class CompanionMultipartCreated(BaseModel):
+    key: str
+    upload_id: str = Field(alias="uploadId")
+    bucket: str
+
+
+class CompanionPart(BaseModel):
+    part_number: int = Field(alias="PartNumber", ge=1, le=10000)
+    etag: str = Field(alias="ETag", min_length=1)
+    size: int | None = Field(default=None, alias="Size")
+    last_modified: datetime | None = Field(default=None, alias="LastModified")
+
+
+class CompanionSignedPart(BaseModel):
+    url: str
+    expires: int
+
+
+class CompanionSignedParts(BaseModel):
+    presigned_urls: dict[str, str] = Field(alias="presignedUrls")
+
+
+class CompanionComplete(BaseModel):
+    parts: list[CompanionPart] = Field(min_length=1)
+
+
+class CompanionCompleted(BaseModel):
+    location: str
+    key: str
+    bucket: str

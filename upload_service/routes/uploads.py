@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from glowworm.models import Image, Status
+from glowworm.models import Image, Status, User
 from glowworm.storage import clean_filename, original_key
 from upload_service.deps import ResourcesDep, SessionDep, UserDep, utcnow
 from upload_service.schemas import (
@@ -26,29 +27,66 @@ from upload_service.views import status_summary
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 
 
-def _validate(request: UploadRequest, max_bytes: int) -> str:
-    """The cleaned file name; raises 4xx with a message a person can act on."""
-    content_type = request.content_type.split(";", 1)[0].strip().lower()
-    if content_type not in IMAGE_CONTENT_TYPES:
+def checked_upload(
+    filename: str, content_type: str, size: int | None, max_bytes: int
+) -> tuple[str, str]:
+    """The cleaned file name and content type of an announced upload.
+
+    Raises 4xx with a message a person can act on. ``size`` is None where the client
+    does not announce one (Uppy's Companion calls); the store then enforces the limit.
+    """
+    cleaned_type = content_type.split(";", 1)[0].strip().lower()
+    if cleaned_type not in IMAGE_CONTENT_TYPES:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"content type {request.content_type!r} is not an image type we accept; "
+            f"content type {content_type!r} is not an image type we accept; "
             f"accepted: {', '.join(sorted(IMAGE_CONTENT_TYPES))}",
         )
-    if request.size > max_bytes:
+    if size is not None and size > max_bytes:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
-            f"file is {request.size} bytes; the largest accepted is {max_bytes} bytes",
+            f"file is {size} bytes; the largest accepted is {max_bytes} bytes",
         )
-    name = clean_filename(request.filename)
-    control = any(ord(ch) < 32 or ord(ch) == 127 for ch in request.filename)
+    name = clean_filename(filename)
+    control = any(ord(ch) < 32 or ord(ch) == 127 for ch in filename)
     if control or not any(ch.isalnum() for ch in name):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"file name {request.filename!r} is empty, has control characters"
-            " or no letters or digits",
+            f"file name {filename!r} is empty, has control characters or no letters or digits",
         )
-    return name
+    return name, cleaned_type
+
+
+def new_image(
+    session: Session,
+    user: User,
+    bucket: str,
+    filename: str,
+    content_type: str,
+    size: int | None = None,
+    sha256: str | None = None,
+) -> Image:
+    """The pending row of an upload about to happen, under a fresh key; flushed for its id.
+
+    Every way into the originals bucket through the API makes its row here, so the
+    processor finds the same kind of row whoever signed the upload.
+    """
+    image = Image(
+        owner_id=user.id,
+        bucket=bucket,
+        key=original_key(user.id, filename),
+        original_filename=filename,
+        declared_content_type=content_type,
+        declared_size=size,
+        declared_sha256=sha256.lower() if sha256 else None,
+        processing_status=Status.PENDING,
+        thumbnail_status=Status.PENDING,
+        variant_status=Status.PENDING,
+        processing_attempts=0,
+    )
+    session.add(image)
+    session.flush()
+    return image
 
 
 @router.post(
@@ -65,7 +103,9 @@ def create_upload(
     response: Response,
 ) -> UploadResponse | DuplicateResponse:
     settings = resources.settings
-    filename = _validate(body, settings.max_upload_bytes)
+    filename, content_type = checked_upload(
+        body.filename, body.content_type, body.size, settings.max_upload_bytes
+    )
     if body.sha256:
         existing = session.scalars(
             select(Image)
@@ -78,22 +118,9 @@ def create_upload(
             return DuplicateResponse(
                 duplicate_of=existing.duplicate_of_id or existing.id, data=status_summary(existing)
             )
-    content_type = body.content_type.split(";", 1)[0].strip().lower()
-    image = Image(
-        owner_id=user.id,
-        bucket=settings.originals_bucket,
-        key=original_key(user.id, filename),
-        original_filename=filename,
-        declared_content_type=content_type,
-        declared_size=body.size,
-        declared_sha256=body.sha256.lower() if body.sha256 else None,
-        processing_status=Status.PENDING,
-        thumbnail_status=Status.PENDING,
-        variant_status=Status.PENDING,
-        processing_attempts=0,
+    image = new_image(
+        session, user, settings.originals_bucket, filename, content_type, body.size, body.sha256
     )
-    session.add(image)
-    session.flush()
     expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
     url = resources.signer.generate_presigned_url(
         "put_object",

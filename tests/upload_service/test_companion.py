@@ -1,0 +1,253 @@
+"""Uppy Companion's S3 routes on real MinIO: POST policy, multipart, abort, refusals.
+
+Each test does what Uppy's AwsS3 plugin does (``CompanionS3.ts`` in @uppy/aws-s3 6.3):
+ask the route, then send the bytes to MinIO with a plain HTTP client.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from glowworm.settings import Settings
+from tests.conftest import CORPUS, Uploader
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024 * 1024
+
+
+def _row(client: TestClient, headers: dict[str, str], key: str) -> dict[str, Any]:
+    items = client.get("/api/images", headers=headers, params={"key": key}).json()["items"]
+    assert len(items) == 1, items
+    row: dict[str, Any] = items[0]
+    return row
+
+
+def test_params_answers_a_post_policy_that_lands_and_is_processed(
+    uploader: Uploader, make_token: Any, settings: Settings, processors: Any
+) -> None:
+    client, headers = uploader.client, make_token()
+    data = (CORPUS / "orientation-portrait-3.jpg").read_bytes()
+    answer = client.get(
+        "/s3/params",
+        headers=headers,
+        params={"filename": "portrait.jpg", "type": "image/jpeg", "metadata[name]": "portrait.jpg"},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["method"] == "POST"
+    assert body["expires"] == 900
+    assert body["url"].rstrip("/").endswith(settings.originals_bucket)
+    fields = body["fields"]
+    assert fields["key"].startswith("uploads/") and fields["key"].endswith("/portrait.jpg")
+    assert fields["Content-Type"] == "image/jpeg"
+    assert fields["success_action_status"] == "201"
+    assert {"policy", "x-amz-signature", "x-amz-credential"} <= set(fields)
+    row = _row(client, headers, fields["key"])
+    assert row["processing_status"] == "pending"
+    assert row["filename"] == "portrait.jpg"
+
+    # The policy binds the content type and the size limit.
+    wrong_type = uploader.http.post(
+        body["url"],
+        data={**fields, "Content-Type": "text/html"},
+        files={"file": ("portrait.jpg", data, "text/html")},
+    )
+    assert wrong_type.status_code == 403, wrong_type.text
+    empty = uploader.http.post(
+        body["url"], data=fields, files={"file": ("portrait.jpg", b"", "image/jpeg")}
+    )
+    assert empty.status_code == 400, empty.text
+    posted = uploader.http.post(
+        body["url"], data=fields, files={"file": ("portrait.jpg", data, "image/jpeg")}
+    )
+    assert posted.status_code == 201, posted.text
+    status = uploader.wait(headers, row["id"])
+    assert status["processing_status"] == "complete", status
+    detail = client.get(f"/api/images/{row['id']}", headers=headers).json()
+    assert (detail["width"], detail["height"]) == (1200, 1800)
+
+
+def _multipart_body() -> bytes:
+    """A real JPEG padded past two 5 MiB parts (decoders stop at the end-of-image marker)."""
+    data = (CORPUS / "big-6000x4000-orientation-6.jpg").read_bytes()
+    return data + b"\0" * (11 * MiB - len(data))
+
+
+def test_multipart_create_sign_list_complete_lands_and_is_processed(
+    uploader: Uploader, make_token: Any, settings: Settings, processors: Any
+) -> None:
+    client, headers = uploader.client, make_token()
+    data = _multipart_body()
+    created = client.post(
+        "/s3/multipart",
+        headers=headers,
+        json={"filename": "big one.jpg", "type": "image/jpeg", "metadata": {"name": "big one.jpg"}},
+    )
+    assert created.status_code == 200, created.text
+    body = created.json()
+    key, upload_id = body["key"], body["uploadId"]
+    assert body["bucket"] == settings.originals_bucket
+    assert key.endswith("/big one.jpg")
+    row = _row(client, headers, key)
+    assert row["processing_status"] == "pending"
+
+    chunks = [data[i : i + 5 * MiB] for i in range(0, len(data), 5 * MiB)]
+    assert len(chunks) == 3
+    parts = []
+    for number, chunk in enumerate(chunks, start=1):
+        signed = client.get(
+            f"/s3/multipart/{upload_id}/{number}", headers=headers, params={"key": key}
+        )
+        assert signed.status_code == 200, signed.text
+        assert signed.json()["expires"] == 900
+        put = uploader.http.put(signed.json()["url"], content=chunk)
+        assert put.status_code == 200, put.text
+        parts.append({"PartNumber": number, "ETag": put.headers["etag"].strip('"')})
+
+    listed = client.get(f"/s3/multipart/{upload_id}", headers=headers, params={"key": key})
+    assert listed.status_code == 200, listed.text
+    assert [(p["PartNumber"], p["Size"]) for p in listed.json()] == [
+        (n, len(c)) for n, c in enumerate(chunks, start=1)
+    ]
+    batch = client.get(
+        f"/s3/multipart/{upload_id}/batch",
+        headers=headers,
+        params={"key": key, "partNumbers": "1,2"},
+    )
+    assert sorted(batch.json()["presignedUrls"]) == ["1", "2"]
+
+    done = client.post(
+        f"/s3/multipart/{upload_id}/complete",
+        headers=headers,
+        params={"key": key},
+        json={"parts": parts},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["key"] == key
+    assert done.json()["location"] == (
+        f"{settings.s3_public_endpoint}/{settings.originals_bucket}/{quote(key)}"
+    )
+    status = uploader.wait(headers, row["id"], timeout=120)
+    assert status["processing_status"] == "complete", status
+    detail = client.get(f"/api/images/{row['id']}", headers=headers).json()
+    assert detail["etag"].endswith("-3")
+    assert (detail["width"], detail["height"]) == (4000, 6000)
+    large = uploader.fetch(headers, row["id"], "large")
+    assert Image.open(io.BytesIO(large.content)).size == (400, 600)
+
+
+def test_abort_removes_the_upload_and_its_row(uploader: Uploader, make_token: Any) -> None:
+    client, headers = uploader.client, make_token()
+    body = client.post(
+        "/s3/multipart", headers=headers, json={"filename": "gone.png", "type": "image/png"}
+    ).json()
+    key, upload_id = body["key"], body["uploadId"]
+    aborted = client.delete(f"/s3/multipart/{upload_id}", headers=headers, params={"key": key})
+    assert aborted.status_code == 200, aborted.text
+    assert aborted.json() == {}
+    assert client.get("/api/images", headers=headers, params={"key": key}).json()["total"] == 0
+    again = client.get(f"/s3/multipart/{upload_id}", headers=headers, params={"key": key})
+    assert again.status_code == 404
+
+
+def test_complete_over_the_size_limit_is_refused_and_aborted(
+    uploader: Uploader, make_token: Any, settings: Settings
+) -> None:
+    client, headers = uploader.client, make_token()
+    body = client.post(
+        "/s3/multipart", headers=headers, json={"filename": "huge.jpg", "type": "image/jpeg"}
+    ).json()
+    key, upload_id = body["key"], body["uploadId"]
+    resources = client.app.state.resources  # type: ignore[attr-defined]
+    part = resources.s3.upload_part(
+        Bucket=settings.originals_bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"x"
+    )
+    limit = resources.settings.max_upload_bytes
+    resources.settings.max_upload_bytes = 0
+    try:
+        refused = client.post(
+            f"/s3/multipart/{upload_id}/complete",
+            headers=headers,
+            params={"key": key},
+            json={"parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        )
+    finally:
+        resources.settings.max_upload_bytes = limit
+    assert refused.status_code == 413, refused.text
+    assert "largest accepted" in refused.json()["detail"]
+    assert client.get("/api/images", headers=headers, params={"key": key}).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "words"),
+    [
+        ({"filename": "notes.txt", "type": "text/plain"}, 415, "not an image type"),
+        ({"filename": "...", "type": "image/jpeg"}, 422, "no letters or digits"),
+        ({"type": "image/jpeg"}, 422, "filename"),
+    ],
+)
+def test_params_refuses_what_post_api_uploads_refuses(
+    app_client: TestClient, make_token: Any, params: dict[str, str], code: int, words: str
+) -> None:
+    headers = make_token()
+    answer = app_client.get("/s3/params", headers=headers, params=params)
+    assert answer.status_code == code, answer.text
+    assert words in answer.text
+    assert app_client.get("/api/images", headers=headers).json()["total"] == 0
+
+
+def test_routes_need_a_token_and_keys_are_per_user(app_client: TestClient, make_token: Any) -> None:
+    alice, bob = make_token(), make_token()
+    fresh = TestClient(app_client.app)  # no cookies from other tests
+    assert (
+        fresh.get("/s3/params", params={"filename": "a.jpg", "type": "image/jpeg"}).status_code
+        == 401
+    )
+    assert (
+        fresh.post("/s3/multipart", json={"filename": "a.jpg", "type": "image/jpeg"}).status_code
+        == 401
+    )
+    body = app_client.post(
+        "/s3/multipart", headers=alice, json={"filename": "mine.jpg", "type": "image/jpeg"}
+    ).json()
+    key, upload_id = body["key"], body["uploadId"]
+    for method, path in (
+        ("GET", f"/s3/multipart/{upload_id}"),
+        ("GET", f"/s3/multipart/{upload_id}/1"),
+        ("POST", f"/s3/multipart/{upload_id}/complete"),
+        ("DELETE", f"/s3/multipart/{upload_id}"),
+    ):
+        answer = app_client.request(
+            method,
+            path,
+            headers=bob,
+            params={"key": key},
+            json={"parts": [{"PartNumber": 1, "ETag": "x"}]} if method == "POST" else None,
+        )
+        assert answer.status_code == 404, (method, path, answer.text)
+    bad_part = app_client.get(f"/s3/multipart/{upload_id}/0", headers=alice, params={"key": key})
+    assert bad_part.status_code == 422
+    app_client.delete(f"/s3/multipart/{upload_id}", headers=alice, params={"key": key})
+
+
+def test_the_page_session_cookie_authorises_companion_calls(
+    app_client: TestClient, make_token: Any
+) -> None:
+    headers = make_token()
+    browser = TestClient(app_client.app)
+    signed_in = browser.post("/api/session", headers=headers)
+    assert signed_in.status_code == 200
+    answer = browser.get("/s3/params", params={"filename": "c.jpg", "type": "image/jpeg"})
+    assert answer.status_code == 200, answer.text
+    assert browser.delete("/api/session").status_code == 204
+    assert (
+        browser.get("/s3/params", params={"filename": "c.jpg", "type": "image/jpeg"}).status_code
+        == 401
+    )

@@ -1,0 +1,75 @@
+"""The web app's pages, assets, session cookie and the cookie-authorised /media redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import CORPUS, Uploader
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("path", "script"),
+    [("/upload", "upload.js"), ("/gallery", "gallery.js"), ("/admin", "admin.js")],
+)
+def test_pages_are_plain_html_with_their_module(
+    app_client: TestClient, path: str, script: str
+) -> None:
+    page = app_client.get(path)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-cache"
+    assert f'<script type="module" src="/static/{script}">' in page.text
+    assert '<html lang="en">' in page.text
+    asset = app_client.get(f"/static/{script}")
+    assert asset.status_code == 200
+    assert "javascript" in asset.headers["content-type"]
+
+
+def test_home_redirects_to_the_upload_page(app_client: TestClient) -> None:
+    answer = app_client.get("/", follow_redirects=False)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/upload"
+
+
+def test_sign_in_sets_an_httponly_strict_cookie_and_names_the_user(
+    app_client: TestClient, make_token: Any
+) -> None:
+    browser = TestClient(app_client.app)
+    assert browser.post("/api/session").status_code in (401, 403)
+    assert browser.post("/api/session", headers={"Authorization": "Bearer nope"}).status_code == 401
+    admin = make_token(admin=True)
+    answer = browser.post("/api/session", headers=admin)
+    assert answer.status_code == 200
+    assert answer.json()["admin"] is True
+    assert answer.json()["user"].startswith("user-")
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("glowworm_token=gw_")
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/" in cookie
+    cleared = browser.delete("/api/session")
+    assert cleared.status_code == 204
+    assert 'glowworm_token=""' in cleared.headers["set-cookie"]
+
+
+def test_media_follows_the_cookie_to_the_original_until_thumbnails_exist(
+    uploader: Uploader, make_token: Any
+) -> None:
+    headers = make_token()
+    body = uploader.upload(headers, (CORPUS / "pillow-gray.jpg").read_bytes(), "gray.jpg")
+    browser = TestClient(uploader.client.app)
+    assert browser.get(f"/media/{body['id']}/small", follow_redirects=False).status_code == 401
+    browser.post("/api/session", headers=headers)
+    redirect = browser.get(f"/media/{body['id']}/original", follow_redirects=False)
+    assert redirect.status_code == 302
+    assert body["key"].split("/")[-1] in redirect.headers["location"]
+    assert "X-Amz-Signature=" in redirect.headers["location"]
+    other = TestClient(uploader.client.app)
+    other.post("/api/session", headers=make_token())
+    assert other.get(f"/media/{body['id']}/original", follow_redirects=False).status_code == 404
+    assert browser.get(f"/media/{body['id']}/huge", follow_redirects=False).status_code == 422

@@ -1,0 +1,286 @@
+"""Uppy Companion's S3 routes, so Uppy's AwsS3 plugin uploads straight into MinIO.
+
+Point the plugin at the API (``companionEndpoint: 'https://api.example'`` in Uppy 6,
+``companionUrl`` in earlier versions) and it calls, under ``/s3``:
+
+- ``GET /params?filename=&type=``: a POST policy ``{method, url, fields, expires}``
+- ``POST /multipart`` ``{filename, type, metadata}``: ``{key, uploadId, bucket}``
+- ``GET /multipart/{uploadId}?key=``: the parts so far, ``[{PartNumber, ETag, Size}]``
+- ``GET /multipart/{uploadId}/batch?key=&partNumbers=1,2``: ``{presignedUrls: {"1": url}}``
+- ``GET /multipart/{uploadId}/{partNumber}?key=``: a presigned UploadPart ``{url, expires}``
+- ``POST /multipart/{uploadId}/complete?key=`` ``{parts: [{PartNumber, ETag}]}``:
+  ``{location, key, bucket}``
+- ``DELETE /multipart/{uploadId}?key=``: abort, ``{}``
+
+The shapes are Companion's (``packages/@uppy/companion/src/server/controllers/s3.ts``)
+as Uppy 6.3's ``CompanionS3.ts`` reads them. Unlike Companion these routes need the
+caller's token (bearer header, or the page session cookie: Uppy 6 sends no headers), and
+each upload gets its image row exactly as ``POST /api/uploads`` makes it. Processing
+starts when the object lands, as for any other upload. Errors are ``{"detail": ...}``
+with the same 4xx codes as ``POST /api/uploads``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from glowworm.models import Image, User
+from upload_service.browser_auth import BrowserUserDep
+from upload_service.deps import ResourcesDep, SessionDep
+from upload_service.resources import Resources
+from upload_service.routes.uploads import checked_upload, new_image
+from upload_service.schemas import (
+    CompanionComplete,
+    CompanionCompleted,
+    CompanionCreateMultipart,
+    CompanionMultipartCreated,
+    CompanionPart,
+    CompanionSignedPart,
+    CompanionSignedParts,
+    CompanionUploadParameters,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import PartTypeDef
+
+router = APIRouter(prefix="/s3", tags=["uppy companion"])
+
+# The lowest part number S3 accepts, and the highest.
+FIRST_PART, LAST_PART = 1, 10000
+
+KeyQuery = Annotated[str, Query(min_length=1, description="the object key from POST /multipart")]
+
+
+def _store_error(e: ClientError | BotoCoreError) -> HTTPException:
+    """A store failure as the caller sees it: 404 for an unknown upload, else 502."""
+    code = e.response.get("Error", {}).get("Code") if isinstance(e, ClientError) else None
+    if code == "NoSuchUpload":
+        return HTTPException(status.HTTP_404_NOT_FOUND, "no such multipart upload")
+    return HTTPException(status.HTTP_502_BAD_GATEWAY, f"the object store refused: {e}")
+
+
+def _pending_upload(session: SessionDep, user: User, resources: Resources, key: str) -> Image:
+    """The caller's image row for ``key`` whose object has not landed yet; 404/409 if not."""
+    image = session.scalars(
+        select(Image).where(Image.bucket == resources.settings.originals_bucket, Image.key == key)
+    ).one_or_none()
+    if image is None or image.owner_id != user.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no upload of yours has key {key!r}")
+    if image.etag is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{key!r} is already uploaded")
+    return image
+
+
+@router.get("/params", response_model=CompanionUploadParameters)
+def upload_parameters(
+    user: BrowserUserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+    type_: Annotated[str, Query(alias="type")] = "",
+) -> CompanionUploadParameters:
+    """A POST policy for one object, bound to the content type and the size limit."""
+    settings = resources.settings
+    name, content_type = checked_upload(filename, type_, None, settings.max_upload_bytes)
+    image = new_image(session, user, settings.originals_bucket, name, content_type)
+    fields = {"success_action_status": "201", "Content-Type": content_type}
+    post = resources.signer.generate_presigned_post(
+        Bucket=image.bucket,
+        Key=image.key,
+        Fields=fields,
+        Conditions=[
+            {"success_action_status": "201"},
+            {"Content-Type": content_type},
+            ["content-length-range", 1, settings.max_upload_bytes],
+        ],
+        ExpiresIn=settings.presign_expiry_seconds,
+    )
+    return CompanionUploadParameters(
+        url=post["url"], fields=post["fields"], expires=settings.presign_expiry_seconds
+    )
+
+
+@router.post("/multipart", response_model=CompanionMultipartCreated)
+def create_multipart(
+    body: CompanionCreateMultipart,
+    user: BrowserUserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> CompanionMultipartCreated:
+    settings = resources.settings
+    name, content_type = checked_upload(body.filename, body.type, None, settings.max_upload_bytes)
+    image = new_image(session, user, settings.originals_bucket, name, content_type)
+    try:
+        created = resources.s3.create_multipart_upload(
+            Bucket=image.bucket, Key=image.key, ContentType=content_type
+        )
+    except (ClientError, BotoCoreError) as e:
+        raise _store_error(e) from e
+    return CompanionMultipartCreated(
+        key=image.key, uploadId=created["UploadId"], bucket=image.bucket
+    )
+
+
+def _parts(resources: Resources, bucket: str, key: str, upload_id: str) -> list[PartTypeDef]:
+    """Every part uploaded so far, across S3's pages of 1000."""
+    parts: list[PartTypeDef] = []
+    marker = 0
+    while True:
+        page = resources.s3.list_parts(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+        )
+        parts.extend(page.get("Parts", []))
+        if not page.get("IsTruncated"):
+            return parts
+        marker = page["NextPartNumberMarker"]
+
+
+@router.get("/multipart/{upload_id}", response_model=list[CompanionPart])
+def list_parts(
+    upload_id: str,
+    key: KeyQuery,
+    user: BrowserUserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> list[dict[str, Any]]:
+    image = _pending_upload(session, user, resources, key)
+    try:
+        parts = _parts(resources, image.bucket, image.key, upload_id)
+    except (ClientError, BotoCoreError) as e:
+        raise _store_error(e) from e
+    return [
+        {
+            "PartNumber": part["PartNumber"],
+            "ETag": part["ETag"],
+            "Size": part.get("Size"),
+            "LastModified": part.get("LastModified"),
+        }
+        for part in parts
+    ]
+
+
+def _sign_part(resources: Resources, image: Image, upload_id: str, part_number: int) -> str:
+    return resources.signer.generate_presigned_url(
+        "upload_part",
+        Params={
+            "Bucket": image.bucket,
+            "Key": image.key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+        },
+        ExpiresIn=resources.settings.presign_expiry_seconds,
+    )
+
+
+@router.get("/multipart/{upload_id}/batch", response_model=CompanionSignedParts)
+def sign_parts(
+    upload_id: str,
+    key: KeyQuery,
+    part_numbers: Annotated[str, Query(alias="partNumbers", pattern=r"^\d+(,\d+)*$")],
+    user: BrowserUserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> CompanionSignedParts:
+    """Presigned part URLs for several parts at once (Uppy 3 and 4 ask for batches)."""
+    numbers = [int(n) for n in part_numbers.split(",")]
+    if not all(FIRST_PART <= n <= LAST_PART for n in numbers):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"part numbers run from {FIRST_PART} to {LAST_PART}",
+        )
+    image = _pending_upload(session, user, resources, key)
+    return CompanionSignedParts(
+        presignedUrls={str(n): _sign_part(resources, image, upload_id, n) for n in numbers}
+    )
+
+
+@router.get("/multipart/{upload_id}/{part_number}", response_model=CompanionSignedPart)
+def sign_part(
+    upload_id: str,
+    part_number: int,
+    key: KeyQuery,
+    user: BrowserUserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> CompanionSignedPart:
+    if not FIRST_PART <= part_number <= LAST_PART:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"part numbers run from {FIRST_PART} to {LAST_PART}",
+        )
+    image = _pending_upload(session, user, resources, key)
+    return CompanionSignedPart(
+        url=_sign_part(resources, image, upload_id, part_number),
+        expires=resources.settings.presign_expiry_seconds,
+    )
+
+
+@router.post("/multipart/{upload_id}/complete", response_model=CompanionCompleted)
+def complete_multipart(
+    upload_id: str,
+    key: KeyQuery,
+    body: CompanionComplete,
+    user: BrowserUserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> CompanionCompleted | JSONResponse:
+    """Join the parts into the object; refuses (and aborts) one over the size limit."""
+    image = _pending_upload(session, user, resources, key)
+    limit = resources.settings.max_upload_bytes
+    try:
+        total = sum(part.get("Size", 0) for part in _parts(resources, image.bucket, key, upload_id))
+        if total > limit:
+            resources.s3.abort_multipart_upload(Bucket=image.bucket, Key=key, UploadId=upload_id)
+            session.delete(image)
+            # Returned, not raised: the row's removal must still be committed.
+            return JSONResponse(
+                {"detail": f"file is {total} bytes; the largest accepted is {limit} bytes"},
+                status.HTTP_413_CONTENT_TOO_LARGE,
+            )
+        resources.s3.complete_multipart_upload(
+            Bucket=image.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": part.part_number, "ETag": part.etag}
+                    for part in sorted(body.parts, key=lambda p: p.part_number)
+                ]
+            },
+        )
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("InvalidPart", "InvalidPartOrder"):
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"the parts do not match: {e}"
+            ) from e
+        raise _store_error(e) from e
+    except BotoCoreError as e:
+        raise _store_error(e) from e
+    public = resources.settings.s3_public_endpoint.rstrip("/")
+    return CompanionCompleted(
+        location=f"{public}/{image.bucket}/{quote(key)}", key=key, bucket=image.bucket
+    )
+
+
+@router.delete("/multipart/{upload_id}")
+def abort_multipart(
+    upload_id: str,
+    key: KeyQuery,
+    user: BrowserUserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> dict[str, str]:
+    """Drop the parts, and the image row, since nothing will land under that key."""
+    image = _pending_upload(session, user, resources, key)
+    try:
+        resources.s3.abort_multipart_upload(Bucket=image.bucket, Key=key, UploadId=upload_id)
+    except (ClientError, BotoCoreError) as e:
+        raise _store_error(e) from e
+    session.delete(image)
+    return {}

@@ -1,0 +1,26 @@
+"""``GET /media/{image_id}/{size}``: the ``/file`` redirect for ``<img>`` tags.
+
+A browser loading an image sends no Authorization header, so this route also accepts
+the page session cookie (see ``browser_auth``). Everything else, including the fallback
+to the original while a size is not ready, is ``GET /api/images/{id}/file``'s.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from fastapi.responses import RedirectResponse
+
+from upload_service.browser_auth import BrowserUserDep
+from upload_service.deps import ResourcesDep, SessionDep
+from upload_service.routes.images import get_file
+
+router = APIRouter(prefix="/media", tags=["pages"])
+
+
+@router.get(
+    "/{image_id}/{size}", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse
+)
+def media(
+    image_id: int, size: str, user: BrowserUserDep, session: SessionDep, resources: ResourcesDep
+) -> RedirectResponse:
+    return get_file(image_id, user, session, resources, size)
