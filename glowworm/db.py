@@ -8,14 +8,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     """An engine with a health-checked pool, so a restarted Postgres is noticed per checkout.
 
     SQLite (the demo) gets WAL and transactions that take the write lock when they
     begin: threads then queue for it instead of failing to upgrade a read lock.
     """
     if not database_url.startswith("sqlite"):
-        return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        return create_engine(
+            database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+        )
     engine = create_engine(database_url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")

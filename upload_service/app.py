@@ -15,6 +15,7 @@ from glowworm.logs import configure_logging
 from glowworm.status_events import StatusEvent
 from glowworm.storage import make_s3_client
 from glowworm.topology import Topology
+from upload_service.admission import AdmissionLimit
 from upload_service.broker import Broker
 from upload_service.hub import Hub
 from upload_service.relay import StatusRelay
@@ -31,7 +32,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=0)
         topology = Topology.from_settings(settings)
         loop = asyncio.get_running_loop()
         hub = Hub()
@@ -59,6 +60,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)
+    app.add_middleware(AdmissionLimit, limit=settings.db_pool_size)
     app.include_router(uploads.router)
     app.include_router(images.router)
     app.include_router(admin.router)

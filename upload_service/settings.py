@@ -14,3 +14,6 @@ class UploadSettings(Settings):
     download_expiry_seconds: int = Field(default=300, ge=1)
     # Largest original a client may announce.
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    # Database connections per API process; also how many requests it serves at once
+    # (more wait their turn; see upload_service/admission.py).
+    db_pool_size: int = Field(default=20, ge=1, le=200)
