@@ -1,0 +1,119 @@
+"""Every benchmark in turn, with a report: ``python -m bench [--quick] [--report PATH]``.
+
+Each benchmark runs in a process of its own (one's memory or threads cannot colour the
+next); everything they print goes to the terminal and, with --report, to the file,
+after the machine's facts and before a summary of the targets. Figures, not pass/fail:
+the exit status is non-zero only when a benchmark could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bench.figures import TARGET
+from bench.machine import facts
+
+# In the order they run: the imaging core first, on a machine not yet busy with services.
+BENCHMARKS = ("imaging", "pipeline", "priority", "api", "memory")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Tee:
+    def __init__(self, report: TextIO | None) -> None:
+        self.report = report
+
+    def line(self, text: str = "") -> None:
+        print(text, flush=True)
+        if self.report:
+            self.report.write(text + "\n")
+            self.report.flush()
+
+
+def git_state() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    dirty = " with uncommitted changes" if git("status", "--porcelain") else ""
+    return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty}"
+
+
+def run_one(name: str, quick: bool, out: Tee) -> tuple[int, list[str]]:
+    """Run ``bench.<name>``, passing its lines on; its exit status and its target lines."""
+    command = [sys.executable, "-m", f"bench.{name}", *(["--quick"] if quick else [])]
+    targets = []
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            out.line(line)
+            if line.startswith(TARGET):
+                targets.append(f"{name}: {line.removeprefix(TARGET).strip()}")
+    return proc.returncode, targets
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="the short version of each")
+    parser.add_argument("--report", type=Path, help="also write everything to this file")
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help=f"comma-separated, of {','.join(BENCHMARKS)}"
+    )
+    args = parser.parse_args(argv)
+    chosen = [name for name in args.only.split(",") if name]
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
+
+    report = None
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        report = args.report.open("w")
+    out = Tee(report)
+    started = time.monotonic()
+    out.line(
+        f"GlowWorm benchmarks ({'quick' if args.quick else 'full'}), "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {git_state()}"
+    )
+    out.line(facts())
+    out.line(
+        "Every figure below is from this run; ratios compare measurements made side by side "
+        "in it. Each section says how much CPU other work took meanwhile (the machine may be "
+        "shared; so may MinIO, RabbitMQ and Postgres, whose CPU then includes other users' "
+        "work); no timing is a pass or fail."
+    )
+    failed, targets = [], []
+    for name in chosen:
+        out.line(f"\n=== {name} " + "=" * (70 - len(name)))
+        t0 = time.monotonic()
+        code, found = run_one(name, args.quick, out)
+        targets.extend(found)
+        out.line(f"--- {name}: {time.monotonic() - t0:.0f} s, exit status {code}")
+        if code:
+            failed.append(name)
+
+    out.line("\n=== targets " + "=" * 63)
+    for line in targets:
+        out.line(line)
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    out.line(
+        f"\nall done in {time.monotonic() - started:.0f} s; load average at the end: {load}"
+        + (f"; FAILED to run: {', '.join(failed)}" if failed else "")
+    )
+    if report:
+        report.close()
+        print(f"report: {args.report}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

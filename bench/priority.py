@@ -1,0 +1,165 @@
+"""Thumbnails before variants: a new upload's thumbnails while a variant backlog waits.
+
+    python -m bench.priority [--quick] [--backlog N]
+
+With 2 processors running, each consuming the ingest, thumbnail and variant queues
+with a prefetch of one, uploads that arrive together are handled in turn (ingest,
+thumbnails, variants, ingest, ...), so a backlog of variant work never builds up by
+itself. To get "N images waiting for their variants", the run takes the variants queue
+off the jobs exchange for a while and binds a holding queue of its own in its place:
+N uploads get their thumbnails and their variant jobs pile up in the holding queue;
+then the variants queue is bound again and the held jobs are moved into it. Then,
+while the backlog is worked off, new uploads are made one at a time, and the time
+from each PUT's answer to its thumbnails' commit is compared with the same on idle
+processors, measured in the same run. It never passes or fails on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from kombu import Connection, Producer, Queue
+
+from bench import latency
+from bench.client import UploadClient
+from bench.figures import job_durations, percentile, target
+from bench.load import measured
+from bench.photos import Photos
+from bench.sandbox import Sandbox
+from glowworm.sizes import JobType
+from glowworm.topology import routing_key
+
+PROCESSORS = 2
+UPLOAD_THREADS = 4
+BASE_PHOTOS = 6
+# Targets of issue 5: thumbnails p95 on an idle system, and with the backlog.
+IDLE_THUMBNAIL_P95_S = 1.0
+BACKLOG_THUMBNAIL_P95_S = 2.0
+
+
+@contextmanager
+def variants_held(box: Sandbox) -> Iterator[Callable[[], int]]:
+    """Variant jobs published inside the block wait in a holding queue; moved on exit.
+
+    Yields a function that counts the held jobs. Must be entered after the processors
+    started: a processor declares its queues, bindings included, when it starts.
+    """
+    topology = box.topology
+    key = routing_key(JobType.VARIANT)
+    with Connection(box.settings.amqp_url, connect_timeout=10) as connection:
+        channel = connection.default_channel
+        held = Queue(
+            f"{box.settings.queue_prefix}.bench-held-variants",
+            exchange=topology.jobs,
+            routing_key=key,
+            durable=True,
+        )(channel)
+        held.declare()
+        variants = topology.variants(channel)
+        variants.unbind_from(topology.jobs, routing_key=key)
+        try:
+            yield lambda: int(held.queue_declare(passive=True).message_count)
+        finally:
+            variants.bind_to(topology.jobs, routing_key=key)
+            held.unbind_from(topology.jobs, routing_key=key)
+            producer = Producer(channel)
+            while (message := held.get(no_ack=False)) is not None:
+                producer.publish(
+                    message.body,
+                    exchange=topology.jobs,
+                    routing_key=key,
+                    headers=message.headers,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    delivery_mode=2,
+                )
+                message.ack()
+            held.delete()
+
+
+def variants_waiting(box: Sandbox) -> int:
+    with Connection(box.settings.amqp_url, connect_timeout=10) as connection:
+        queue = box.topology.variants(connection.default_channel)
+        return int(queue.queue_declare(passive=True).message_count)
+
+
+def run(backlog: int, idle_uploads: int, probes: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="glowworm-bench-photos-") as tmp:
+        photos = Photos(Path(tmp), BASE_PHOTOS)
+        with Sandbox.open() as box:
+            processors = box.start_processors(PROCESSORS)
+            api = box.start_api(workers=1)
+            client = UploadClient(api.url, box.token())
+            roots = {"processors": processors, "API": [api.process.pid], "bench": [os.getpid()]}
+
+            print(f"idle: {idle_uploads} uploads one at a time, {PROCESSORS} processors waiting")
+            with measured(roots) as usage:
+                idle = latency.idle(box, client, photos, range(idle_uploads))
+            idle.show()
+            print(f"  {usage[0].line()}")
+
+            print(f"\nbuilding the backlog: {backlog} uploads, variant jobs held back")
+            numbers = range(idle_uploads, idle_uploads + backlog)
+            with variants_held(box) as held:
+                batch = [photos.unique(n) for n in numbers]
+                uploads = client.upload_many(batch, UPLOAD_THREADS)
+                box.wait_done([u.image_id for u in uploads], thumbnails_only=True, every=0.5)
+                print(f"  all {backlog} thumbnails complete; variant jobs held: {held()}")
+            depth = variants_waiting(box)
+            print(f"  variant jobs waiting in the variants queue: {depth}")
+
+            print(f"\nwith the backlog: {probes} uploads one at a time while it is worked off")
+            first = idle_uploads + backlog
+            depths = [depth]
+            with measured(roots) as usage:
+                made, arrived = latency.one_at_a_time(
+                    box, client, photos, range(first, first + probes), thumbnails_only=True
+                )
+                depths.append(variants_waiting(box))
+            busy = latency.Latencies.of(made, box.finished([u.image_id for u in made]), arrived)
+            print(
+                f"  variant jobs waiting: {depths[0]} when the first upload was made, "
+                f"{depths[-1]} after the last one's thumbnails"
+            )
+            busy.show(complete=False)
+            print(f"  {usage[0].line()}")
+            ids = {u.image_id for u in made}
+            lines = [line for line in box.processor_logs() if line.get("image_id") in ids]
+            print(f"  job attempts of these uploads: {job_durations(lines)}")
+            client.close()
+
+    idle_p95 = percentile(idle.thumbnails, 95)
+    busy_p95 = percentile(busy.thumbnails, 95)
+    print(
+        f"\nthumbnails p95 with the backlog / idle: {busy_p95:.2f} s / {idle_p95:.2f} s "
+        f"= {busy_p95 / idle_p95:.2f}; event -> thumbnails p95: "
+        f"{percentile(busy.event_to_thumbnails, 95):.2f} s / "
+        f"{percentile(idle.event_to_thumbnails, 95):.2f} s"
+    )
+    target(
+        "thumbnails p95 with a variant backlog",
+        busy_p95 <= BACKLOG_THUMBNAIL_P95_S,
+        f"{busy_p95:.2f} s with {depths[-1]}..{depths[0]} variant jobs waiting "
+        f"(idle in the same run: {idle_p95:.2f} s)",
+        f"<= {BACKLOG_THUMBNAIL_P95_S:.0f} s with {backlog} waiting",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a backlog of 100, fewer uploads")
+    parser.add_argument("--backlog", type=int, default=None, help="images waiting for variants")
+    args = parser.parse_args(argv)
+    backlog = args.backlog or (100 if args.quick else 500)
+    run(backlog, idle_uploads=6 if args.quick else 20, probes=6 if args.quick else 30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
