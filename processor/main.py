@@ -31,6 +31,19 @@ def _probe(ctx: Context) -> None:
 
 
 def main() -> None:
+    # Handlers first: a SIGTERM while connecting must still end in a clean exit.
+    stopping = threading.Event()
+    workers: list[Worker] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # Finish (and acknowledge) the message in hand, then leave the loop.
+        log.info("worker.stopping", signal=signal.Signals(signum).name)
+        stopping.set()
+        for worker in workers:
+            worker.should_stop = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     settings = ProcessorSettings()
     configure_logging(settings.log_level)
     register_openers()
@@ -45,15 +58,8 @@ def main() -> None:
         connection.ensure_connection(max_retries=30)
         topology.declare(connection)
         worker = Worker(connection, topology, ctx, probe=lambda: _probe(ctx))
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            # Finish (and acknowledge) the message in hand, then leave the loop.
-            log.info("worker.stopping", signal=signal.Signals(signum).name)
-            worker.should_stop = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        stopping = threading.Event()
+        worker.should_stop = stopping.is_set()
+        workers.append(worker)
         start_periodic(ctx, topology, stopping)
         worker.run()
         stopping.set()

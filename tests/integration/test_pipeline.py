@@ -389,7 +389,16 @@ def test_processor_stops_cleanly_on_sigterm(processor_env: dict[str, str]) -> No
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    time.sleep(3)
+    assert proc.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    # Until it consumes: a SIGTERM during interpreter start-up is Python's own business.
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        seen.append(line)
+        if b"worker.ready" in line or not line:
+            break
+    assert any(b"worker.ready" in line for line in seen), b"".join(seen).decode()
     proc.terminate()
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out.decode()
