@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,3 +37,19 @@ def user_for_token(session: Session, token: str) -> User | None:
     """The user a presented token belongs to, or None."""
     row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
     return row.user if row else None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a token belongs to, as a route that needs no User row sees it."""
+
+    id: int
+    is_admin: bool
+
+
+def caller_for_token_hash(session: Session, token_hash: str) -> Caller | None:
+    """The caller a token's hash belongs to, in one query, or None."""
+    row = session.execute(
+        select(User.id, User.is_admin).join(ApiToken).where(ApiToken.token_hash == token_hash)
+    ).first()
+    return Caller(row.id, row.is_admin) if row else None

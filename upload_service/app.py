@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from cachetools import TTLCache
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
@@ -18,12 +19,15 @@ from glowworm.topology import Topology
 from upload_service.admission import AdmissionLimit
 from upload_service.broker import Broker
 from upload_service.hub import Hub
+from upload_service.presign import PutSigner
 from upload_service.relay import StatusRelay
 from upload_service.resources import Resources
 from upload_service.routes import admin, companion, images, media, pages, uploads, ws
 from upload_service.settings import UploadSettings
 
 STATIC = Path(__file__).parent / "static"
+# Tokens the upload route remembers at once (the least recently used go first).
+TOKEN_CACHE_SIZE = 10_000
 
 
 def create_app(settings: UploadSettings | None = None) -> FastAPI:
@@ -47,11 +51,19 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
         app.state.resources = Resources(
             settings=settings,
             sessions=make_session_factory(engine),
+            engine=engine,
             signer=make_s3_client(settings, public=True),
+            put_signer=PutSigner(
+                settings.s3_public_endpoint,
+                settings.s3_region,
+                settings.s3_access_key,
+                settings.s3_secret_key,
+            ),
             s3=make_s3_client(settings),
             broker=Broker(settings.amqp_url, topology),
             hub=hub,
             relay=relay,
+            callers=TTLCache(maxsize=TOKEN_CACHE_SIZE, ttl=settings.token_cache_seconds),
         )
         relay.start()
         yield

@@ -9,15 +9,18 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from glowworm.models import User
-from glowworm.tokens import user_for_token
+from glowworm.tokens import Caller, caller_for_token_hash, hash_token, user_for_token
 from upload_service.resources import Resources
 
 _bearer = HTTPBearer(auto_error=False)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    # async: FastAPI runs a plain def dependency on a worker thread, a hop per request.
     resources: Resources = request.app.state.resources
     return resources
 
@@ -34,25 +37,53 @@ def get_session(resources: ResourcesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_user(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+def _presented_token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing bearer token: send 'Authorization: Bearer TOKEN'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    user = user_for_token(session, credentials.credentials)
+    return credentials.credentials
+
+
+def _unknown_token() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def current_user(session: SessionDep, credentials: BearerDep) -> User:
+    user = user_for_token(session, _presented_token(credentials))
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise _unknown_token()
     return user
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+
+async def current_caller(resources: ResourcesDep, credentials: BearerDep) -> Caller:
+    """The caller of a hot route: from the token cache, or one query on a worker thread.
+
+    Runs on the event loop, the only place the cache is touched, so it needs no lock.
+    """
+    token_hash = hash_token(_presented_token(credentials))
+    caller = resources.callers.get(token_hash)
+    if caller is None:
+        caller = await run_in_threadpool(_lookup_caller, resources, token_hash)
+        if caller is None:
+            raise _unknown_token()
+        resources.callers[token_hash] = caller
+    return caller
+
+
+def _lookup_caller(resources: Resources, token_hash: str) -> Caller | None:
+    with resources.sessions() as session:
+        return caller_for_token_hash(session, token_hash)
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 def admin_user(user: UserDep) -> User:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cachetools import TTLCache
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from glowworm.tokens import Caller
 from upload_service.broker import Broker
 from upload_service.hub import Hub
+from upload_service.presign import PutSigner
 from upload_service.relay import StatusRelay
 from upload_service.settings import UploadSettings
 
@@ -22,11 +26,17 @@ class Resources:
 
     settings: UploadSettings
     sessions: sessionmaker[Session]
+    # The same database without the ORM, for the upload route's single insert.
+    engine: Engine
     # Signs URLs for the host clients reach; never used to talk to the store.
     signer: S3Client
+    # The same, cheaper, for the one URL per upload the upload route signs.
+    put_signer: PutSigner
     # Talks to the store from inside (multipart create, list, complete, abort).
     s3: S3Client
     broker: Broker
     # This replica's sockets, and the thread that feeds them status events.
     hub: Hub
     relay: StatusRelay
+    # Token hash -> caller, for the upload route (see deps.current_caller).
+    callers: TTLCache[str, Caller]

@@ -17,3 +17,6 @@ class UploadSettings(Settings):
     # Database connections per API process; also how many requests it serves at once
     # (more wait their turn; see upload_service/admission.py).
     db_pool_size: int = Field(default=20, ge=1, le=200)
+    # How long the upload route trusts a token it has looked up; a token deleted from
+    # the database keeps working on that route for at most this long.
+    token_cache_seconds: float = Field(default=30.0, ge=0)

@@ -88,7 +88,7 @@ def upload_parameters(
     """A POST policy for one object, bound to the content type and the size limit."""
     settings = resources.settings
     name, content_type = checked_upload(filename, type_, None, settings.max_upload_bytes)
-    image = new_image(session, user, settings.originals_bucket, name, content_type)
+    image = new_image(session.connection(), user.id, settings.originals_bucket, name, content_type)
     fields = {"success_action_status": "201", "Content-Type": content_type}
     post = resources.signer.generate_presigned_post(
         Bucket=image.bucket,
@@ -115,7 +115,7 @@ def create_multipart(
 ) -> CompanionMultipartCreated:
     settings = resources.settings
     name, content_type = checked_upload(body.filename, body.type, None, settings.max_upload_bytes)
-    image = new_image(session, user, settings.originals_bucket, name, content_type)
+    image = new_image(session.connection(), user.id, settings.originals_bucket, name, content_type)
     try:
         created = resources.s3.create_multipart_upload(
             Bucket=image.bucket, Key=image.key, ContentType=content_type
