@@ -77,13 +77,13 @@ def vips(data: bytes, sizes: Sequence[SizeSpec]) -> list[bytes]:
     image = None
     for name, (box_width, box_height) in boxes:
         if image is None:
-            # Shrink-on-load reads the source once, sequentially; keep the result in memory
-            # since every smaller derivative is made from it.
-            image = pyvips.Image.thumbnail_buffer(
-                data, box_width, height=box_height, size="down"
-            ).copy_memory()
+            image = pyvips.Image.thumbnail_buffer(data, box_width, height=box_height, size="down")
         else:
             image = image.thumbnail_image(box_width, height=box_height, size="down")
+        # Each step is kept in memory since the next, smaller one is made from it: libvips
+        # is lazy, and without this every derivative would resample from the original
+        # again (the reference then took twice its time).
+        image = image.copy_memory()
         made[name] = image.jpegsave_buffer(Q=QUALITY, keep="none")
     return [made[spec.name] for spec in sizes]
 
