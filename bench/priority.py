@@ -2,10 +2,10 @@
 
     python -m bench.priority [--quick] [--backlog N]
 
-With 2 processors running, each consuming the ingest, thumbnail and variant queues
-with a prefetch of one, uploads that arrive together are handled in turn (ingest,
-thumbnails, variants, ingest, ...), so a backlog of variant work never builds up by
-itself. To get "N images waiting for their variants", the run takes the variants queue
+A processor runs a variant job once the urgent, ingest and thumbnail queues are empty
+(processor/priority.py), so how many images wait for their variants depends on how
+uploads happen to arrive.
+To get exactly "N images waiting for their variants", the run takes the variants queue
 off the jobs exchange for a while and binds a holding queue of its own in its place:
 N uploads get their thumbnails and their variant jobs pile up in the holding queue;
 then the variants queue is bound again and the held jobs are moved into it. Then,

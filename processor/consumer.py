@@ -1,9 +1,11 @@
 """The kombu consumer: decode, call the handler, acknowledge after the commit.
 
-Each work queue has its own consumer with a prefetch of one, so a backlog of variant
-work never holds back a thumbnail (DESIGN.md rule 6): at most one message of each
-queue waits in this process while it works on another. The consumer stops taking work
-while a dependency is down (the circuit breaker) or an operator paused processing.
+Each work queue has its own consumer with a prefetch of one. That alone does not keep
+thumbnails ahead of variants (DESIGN.md rule 6): deliveries are handled as they arrive,
+so the queues are served in turn and a burst's thumbnails wait behind its variants.
+Before a variant job runs, the worker therefore empties the more urgent queues
+(``processor.priority``). The consumer stops taking work while a dependency is down
+(the circuit breaker) or an operator paused processing.
 
 Publishing goes over a connection of its own (``ConsumerProducerMixin``): waiting for
 a publisher confirm on the consuming connection would hand us the next delivery, and
@@ -32,6 +34,7 @@ from processor.errors import DependencyUnavailable, TransientError
 from processor.ingest import ingest
 from processor.jobs import Finished, Outcome, RetryLater, run_job
 from processor.notifications import MalformedEvent, parse
+from processor.priority import Source, serve_first
 from processor.publishing import BrokerPublisher
 
 log = structlog.get_logger(__name__)
@@ -61,17 +64,24 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
         # None: delays live in RabbitMQ (delay queues, published like everything else).
         self._delays = delays
         self._work: list[Consumer] = []
+        self._first: tuple[Source, ...] = ()
         self._consuming = True
         self._name = f"{socket.gethostname()}.{os.getpid()}"
 
     def get_consumers(self, consumer: Callable[..., Consumer], channel: Any) -> list[Consumer]:
         t = self.topology
-        self._work = [
-            consumer(queues=[t.urgent], on_message=self.on_job, prefetch_count=1),
-            consumer(queues=[t.ingest], on_message=self.on_event, prefetch_count=1),
-            consumer(queues=[t.thumbnails], on_message=self.on_job, prefetch_count=1),
-            consumer(queues=[t.variants], on_message=self.on_job, prefetch_count=1),
-        ]
+        urgent = consumer(queues=[t.urgent], on_message=self.on_job, prefetch_count=1)
+        ingest = consumer(queues=[t.ingest], on_message=self.on_event, prefetch_count=1)
+        thumbnails = consumer(queues=[t.thumbnails], on_message=self.on_job, prefetch_count=1)
+        variants = consumer(queues=[t.variants], on_message=self.on_variant, prefetch_count=1)
+        self._work = [urgent, ingest, thumbnails, variants]
+        # Pulled on the consumers' own (bound) queues, so each ack goes to the channel
+        # that delivered the message.
+        self._first = (
+            Source(urgent.queues[0], self.on_job),
+            Source(ingest.queues[0], self.on_event),
+            Source(thumbnails.queues[0], self.on_job),
+        )
         # kombu starts every consumer it is given, and deliveries can reach the handlers
         # before on_consume_ready: read the switch first, so the handlers already obey it.
         self._consuming = True
@@ -171,6 +181,13 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
             self.publisher.publish_job(follow_up)
         self._announce()
         message.ack()
+
+    def on_variant(self, message: Message) -> None:
+        """A variant job: first the urgent, ingest and thumbnail work waiting, then it."""
+        served = serve_first(self._first, lambda: self.taking_work and not self.should_stop)
+        if served:
+            log.info("worker.pulled_first", messages=served)
+        self.on_job(message)
 
     def on_job(self, message: Message) -> None:
         self.ctx.outbox.clear()

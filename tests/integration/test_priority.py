@@ -1,0 +1,197 @@
+"""Thumbnails before variants (DESIGN.md rule 6), with a real backlog on real processors.
+
+A variant backlog does not build up by itself in a short test, so it is made: the
+variants queue is taken off the jobs exchange while the backlog's images get their
+thumbnails, their variant jobs pile up in a holding queue, and with processing paused
+they are moved into the variants queue. New images are uploaded while still paused, so
+when processing resumes the new work and the backlog are both waiting, and the order in
+which the processors start them is what a user would see.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import pytest
+from kombu import Connection, Producer, Queue
+from PIL import Image
+
+from glowworm.settings import Settings
+from glowworm.sizes import JobType
+from glowworm.topology import Topology, routing_key
+from tests.conftest import Uploader
+
+pytestmark = pytest.mark.integration
+
+# Processors the session's `processors` fixture runs.
+PROCESSORS = 2
+# Images waiting for their variants when the new ones arrive, and new images. Served in
+# turn, a queue each, the new images' thumbnails would wait for about NEW * 2 / 3 variant
+# jobs; the backlog is larger, so it is not simply used up before they are done.
+BACKLOG = 20
+NEW = 12
+
+
+def _photo(n: int) -> bytes:
+    """A JPEG of its own (the same bytes twice would be a duplicate and skip processing)."""
+    image = Image.linear_gradient("L").resize((1600, 1200)).convert("RGB")
+    image.putpixel((n, n), (255, 0, 0))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+class HeldVariants:
+    """Variant jobs kept in a holding queue instead of the variants queue."""
+
+    def __init__(self, channel: Any, topology: Topology, held: Queue) -> None:
+        self.channel = channel
+        self.topology = topology
+        self.held = held
+
+    def count(self) -> int:
+        return int(self.held.queue_declare(passive=True).message_count)
+
+    def release(self) -> int:
+        """Bind the variants queue again and move the held jobs into it; how many moved.
+
+        Call it while processing is paused, so the whole backlog is in place at once.
+        """
+        key = routing_key(JobType.VARIANT)
+        self.topology.variants(self.channel).bind_to(self.topology.jobs, routing_key=key)
+        self.held.unbind_from(self.topology.jobs, routing_key=key)
+        producer = Producer(self.channel)
+        moved = 0
+        while (message := self.held.get(no_ack=False)) is not None:
+            producer.publish(
+                message.body,
+                exchange=self.topology.jobs,
+                routing_key=key,
+                headers=message.headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+            )
+            message.ack()
+            moved += 1
+        return moved
+
+
+@contextmanager
+def _variants_held(settings: Settings) -> Iterator[HeldVariants]:
+    """Variant jobs published inside the block wait in a holding queue (see HeldVariants).
+
+    Must be entered after the processors started: each declares the variants queue's
+    binding when it starts. The binding is back and the holding queue gone on exit.
+    """
+    topology = Topology.from_settings(settings)
+    key = routing_key(JobType.VARIANT)
+    with Connection(settings.amqp_url, connect_timeout=10) as connection:
+        channel = connection.default_channel
+        held = Queue(
+            f"{settings.queue_prefix}.test-held-variants",
+            exchange=topology.jobs,
+            routing_key=key,
+            durable=True,
+        )(channel)
+        held.declare()
+        topology.variants(channel).unbind_from(topology.jobs, routing_key=key)
+        try:
+            yield HeldVariants(channel, topology, held)
+        finally:
+            topology.variants(channel).bind_to(topology.jobs, routing_key=key)
+            held.delete()
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what} after {timeout} s")
+        time.sleep(0.2)
+
+
+def _queue(uploader: Uploader, admin: dict[str, str], name: str) -> dict[str, Any]:
+    view = uploader.client.get("/api/admin/processing-queue", headers=admin).json()
+    queue: dict[str, Any] = next(q for q in view["queues"] if q["name"].endswith(f".{name}"))
+    return queue
+
+
+def _status(uploader: Uploader, headers: dict[str, str], image_id: int) -> dict[str, Any]:
+    status: dict[str, Any] = uploader.client.get(
+        f"/api/images/{image_id}/processing-status", headers=headers
+    ).json()
+    return status
+
+
+def _first_start(status: dict[str, Any], job_type: JobType) -> datetime:
+    """When the job's first attempt started, as recorded in Postgres."""
+    job = next(j for j in status["jobs"] if j["job_type"] == job_type.value)
+    return min(datetime.fromisoformat(a["started_at"]) for a in job["history"])
+
+
+def test_new_thumbnails_start_before_a_variant_backlog_is_worked_off(
+    uploader: Uploader, make_token: Any, settings: Settings, processors: Any
+) -> None:
+    headers, admin = make_token(), make_token(admin=True)
+    client = uploader.client
+    # Both processors declared their bindings (they do at start), or one of them could
+    # bind the variants queue again behind our back.
+    _until(
+        "both processors consuming",
+        lambda: _queue(uploader, admin, "variants")["consumers"] == PROCESSORS,
+    )
+    with _variants_held(settings) as held:
+        backlog = [
+            uploader.upload(headers, _photo(n), f"backlog-{n}.jpg")["id"] for n in range(BACKLOG)
+        ]
+        _until(
+            "backlog thumbnails complete",
+            lambda: all(
+                _status(uploader, headers, i)["thumbnail_status"] == "complete" for i in backlog
+            ),
+        )
+        # A thumbnail job commits before its variant job is published: wait for those too.
+        _until("backlog variant jobs held", lambda: held.count() == BACKLOG)
+        assert client.post("/api/admin/processing-queue/pause", headers=admin).status_code == 202
+        try:
+            _until(
+                "processors stopped consuming",
+                lambda: all(
+                    _queue(uploader, admin, name)["consumers"] == 0
+                    for name in ("urgent", "ingest", "thumbnails", "variants")
+                ),
+            )
+            assert held.release() == BACKLOG
+            new = [
+                uploader.upload(headers, _photo(BACKLOG + n), f"new-{n}.jpg")["id"]
+                for n in range(NEW)
+            ]
+            _until(
+                "the new uploads' events queued",
+                lambda: _queue(uploader, admin, "ingest")["messages"] >= NEW,
+            )
+            assert _queue(uploader, admin, "variants")["messages"] == BACKLOG
+        finally:
+            client.post("/api/admin/processing-queue/resume", headers=admin)
+
+    for image_id in backlog + new:
+        assert uploader.wait(headers, image_id, timeout=180)["processing_status"] == "complete"
+    last_thumbnail = max(
+        _first_start(_status(uploader, headers, i), JobType.THUMBNAIL) for i in new
+    )
+    variants = [_first_start(_status(uploader, headers, i), JobType.VARIANT) for i in backlog]
+    overtaken_by = [v for v in variants if v < last_thumbnail]
+    # A processor that finds nothing else waiting for a moment (the other one holds the
+    # last event, whose thumbnail job is not published yet) starts the variant in hand,
+    # and a thumbnail job the broker pushes to it meanwhile waits for that one variant.
+    # So each processor may start one variant before the last new thumbnail; no more.
+    assert len(overtaken_by) <= PROCESSORS, (
+        f"{len(overtaken_by)} of {BACKLOG} backlog variant jobs started before the last of "
+        f"{NEW} new thumbnail jobs (at most {PROCESSORS} may)"
+    )
