@@ -20,12 +20,18 @@ DEFAULT_RETRY: dict[str, Any] = {"max_retries": 3}
 
 class BrokerPublisher:
     def __init__(
-        self, producer: Producer, topology: Topology, retry_policy: dict[str, Any] | None = None
+        self,
+        producer: Producer,
+        topology: Topology,
+        retry_policy: dict[str, Any] | None = None,
+        confirm_timeout: float | None = None,
     ) -> None:
         self.producer = producer
         self.topology = topology
         # kombu's ``Connection.ensure`` options: how hard to try before giving up.
         self.retry_policy = retry_policy or DEFAULT_RETRY
+        # Seconds to wait for a publisher confirm (None: as long as it takes).
+        self.confirm_timeout = confirm_timeout
 
     def publish_job(self, job: JobMessage, key: str | None = None) -> None:
         """Queue a job on its own queue (or the one ``key`` names)."""
@@ -37,6 +43,7 @@ class BrokerPublisher:
             delivery_mode=2,
             retry=True,
             retry_policy=self.retry_policy,
+            confirm_timeout=self.confirm_timeout,
         )
 
     def publish_ingest(self, body: str) -> None:
@@ -50,4 +57,5 @@ class BrokerPublisher:
             delivery_mode=2,
             retry=True,
             retry_policy=self.retry_policy,
+            confirm_timeout=self.confirm_timeout,
         )
