@@ -312,12 +312,18 @@ class ApiServer:
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until it answers and its status relay is consuming (or fail with its log)."""
+        self.wait_up(timeout, events=("live",))
+
+    def wait_up(
+        self, timeout: float = 30.0, events: tuple[str, ...] = ("live", "connecting")
+    ) -> None:
+        """Until it answers with its relay in one of ``events`` (or fail with its log)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).json().get("events") == "live":
+                if httpx.get(f"{self.url}/healthz", timeout=2).json().get("events") in events:
                     return
             except httpx.HTTPError:
                 pass

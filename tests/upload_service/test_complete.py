@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from glowworm.sizes import ALL_SIZES
-from tests.conftest import CORPUS, Tap, Uploader
-from upload_service.app import create_app
+from tests.conftest import CORPUS, ApiServer, Tap, Uploader
 from upload_service.settings import UploadSettings
 
 if TYPE_CHECKING:
@@ -194,20 +195,38 @@ def test_only_the_owner_may_complete_an_upload(
 
 
 def test_broker_down_answers_503_and_the_storage_event_still_processes_it(
-    uploader: Uploader, make_token: Any, settings: UploadSettings, processors: Any
+    uploader: Uploader,
+    make_token: Any,
+    processor_env: dict[str, str],
+    tmp_path: Path,
+    processors: Any,
 ) -> None:
-    headers = make_token()
-    data = (CORPUS / "pillow-icc-adobergb.jpg").read_bytes()
-    body = _announce(uploader, headers, data, "offline.jpg")
-    _put(uploader, body, data)
+    headers, admin = make_token(), make_token(admin=True)
+    client = uploader.client
     with socket.socket() as probe:  # a port nothing listens on: a broker that is down
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    down = settings.model_copy(update={"amqp_url": f"amqp://glowworm:glowworm@127.0.0.1:{port}//"})
-    with TestClient(create_app(down)) as client:
+    # A replica of its own, whose broker is down; the rest of the system runs as usual.
+    server = ApiServer(
+        {**processor_env, "GLOWWORM_AMQP_URL": f"amqp://glowworm:glowworm@127.0.0.1:{port}//"},
+        tmp_path / "api.log",
+    )
+    # Paused, so MinIO's event cannot register the image before the call is made.
+    assert client.post("/api/admin/processing-queue/pause", headers=admin).status_code == 202
+    try:
+        server.wait_up()
+        time.sleep(1)  # the processors hear the nudge
+        data = (CORPUS / "pillow-icc-adobergb.jpg").read_bytes()
+        body = _announce(uploader, headers, data, "offline.jpg")
+        _put(uploader, body, data)
         started = time.monotonic()
-        answer = _complete(client, headers, body["id"])
+        answer = httpx.post(
+            f"{server.url}/api/uploads/{body['id']}/complete", headers=headers, timeout=60
+        )
         waited = time.monotonic() - started
+    finally:
+        client.post("/api/admin/processing-queue/resume", headers=admin)
+        server.stop()
     assert answer.status_code == 503, answer.text
     detail = answer.json()["detail"]
     assert detail.startswith("could not queue processing right now")
