@@ -175,9 +175,10 @@ def run(images: int, idle_uploads: int, limit_images: int) -> None:
     target(
         "idle thumbnails p95",
         idle_p95 <= IDLE_THUMBNAIL_P95_S,
-        f"{idle_p95:.2f} s; PUT done -> event at RabbitMQ alone has p95 "
-        f"{percentile(idle_latency.to_event, 95):.2f} s, event -> thumbnails p95 "
-        f"{percentile(idle_latency.event_to_thumbnails, 95):.2f} s",
+        f"{idle_p95:.2f} s; PUT done -> ingest queued p95 "
+        f"{percentile(idle_latency.to_ingest, 95):.2f} s (MinIO's own event: "
+        f"{percentile(idle_latency.to_event, 95):.2f} s), ingest -> thumbnails p95 "
+        f"{percentile(idle_latency.ingest_to_thumbnails, 95):.2f} s",
         f"<= {IDLE_THUMBNAIL_P95_S:.0f} s",
     )
     best = max(one_call, shaped)

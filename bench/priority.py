@@ -138,9 +138,9 @@ def run(backlog: int, idle_uploads: int, probes: int) -> None:
     busy_p95 = percentile(busy.thumbnails, 95)
     print(
         f"\nthumbnails p95 with the backlog / idle: {busy_p95:.2f} s / {idle_p95:.2f} s "
-        f"= {busy_p95 / idle_p95:.2f}; event -> thumbnails p95: "
-        f"{percentile(busy.event_to_thumbnails, 95):.2f} s / "
-        f"{percentile(idle.event_to_thumbnails, 95):.2f} s"
+        f"= {busy_p95 / idle_p95:.2f}; ingest -> thumbnails p95: "
+        f"{percentile(busy.ingest_to_thumbnails, 95):.2f} s / "
+        f"{percentile(idle.ingest_to_thumbnails, 95):.2f} s"
     )
     target(
         "thumbnails p95 with a variant backlog",

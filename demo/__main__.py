@@ -30,6 +30,7 @@ from sqlalchemy import text
 from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
 from glowworm.provision import provision
+from glowworm.publishing import BrokerPublisher
 from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
 from glowworm.topology import Topology
@@ -37,7 +38,6 @@ from processor.consumer import Worker
 from processor.context import Context
 from processor.delays import TimerDelays
 from processor.imaging.formats import register_openers
-from processor.publishing import BrokerPublisher
 from processor.reconciler import reconcile
 from processor.settings import ProcessorSettings
 from upload_service.app import create_app

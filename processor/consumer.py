@@ -25,6 +25,7 @@ from kombu.mixins import ConsumerProducerMixin
 
 from glowworm.job_messages import JobMessage, MalformedJobMessage
 from glowworm.pipeline_control import ControlCommand, is_paused
+from glowworm.publishing import BrokerPublisher
 from glowworm.topology import INGEST_KEY, URGENT_KEY, Topology, routing_key
 from processor.backoff import compute_backoff
 from processor.breaker import CircuitBreaker
@@ -35,7 +36,6 @@ from processor.ingest import ingest
 from processor.jobs import Finished, Outcome, RetryLater, run_job
 from processor.notifications import MalformedEvent, parse
 from processor.priority import Source, serve_first
-from processor.publishing import BrokerPublisher
 
 log = structlog.get_logger(__name__)
 

@@ -12,26 +12,25 @@ work already queued: the handlers are idempotent.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import quote_plus
 
 import structlog
 from kombu import Connection
 from sqlalchemy import select, text
 
+from glowworm.ingest_messages import object_created_body
 from glowworm.job_messages import JobMessage
 from glowworm.models import Image, ProcessingJob, Status
+from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES
 from glowworm.status import reset_jobs
 from glowworm.topology import Topology
 from processor.context import Context
-from processor.publishing import BrokerPublisher
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -58,19 +57,6 @@ class ReconcileReport:
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
-
-
-def object_created_body(bucket: str, key: str, etag: str, size: int) -> str:
-    """An S3-shaped notification for an object, as the ingest queue reads them."""
-    record = {
-        "eventName": "ObjectCreated:Put",
-        "eventSource": "glowworm:reconciler",
-        "s3": {
-            "bucket": {"name": bucket},
-            "object": {"key": quote_plus(key), "eTag": etag, "size": size},
-        },
-    }
-    return json.dumps({"Records": [record]})
 
 
 def _pages(s3: S3Client, bucket: str, page_size: int) -> Iterator[list[tuple[str, str, int]]]:
@@ -131,7 +117,9 @@ def reconcile(
             for key, etag, size in page:
                 image = rows.get(key)
                 if image is None or image.etag != etag or not image.jobs:
-                    publisher.publish_ingest(object_created_body(bucket, key, etag, size))
+                    publisher.publish_ingest(
+                        object_created_body(bucket, key, etag, size, "glowworm:reconciler")
+                    )
                     report.registered += 1
                     continue
                 if image.processing_status is Status.COMPLETE:

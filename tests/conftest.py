@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from kombu import Connection
+from kombu import Connection, Exchange, Queue
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -32,7 +32,8 @@ from glowworm.provision import provision
 from glowworm.settings import Settings
 from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
-from glowworm.topology import Topology
+from glowworm.topology import INGEST_KEY, Topology
+from processor.notifications import ObjectCreated, parse
 from upload_service.app import create_app
 from upload_service.settings import UploadSettings
 
@@ -181,6 +182,56 @@ def make_token(settings: Settings) -> Iterator[Callable[..., dict[str, str]]]:
     engine.dispose()
 
 
+class Tap:
+    """Copies of the notifications published to one exchange while it is open, by key.
+
+    A queue of the test's own, beside the processors' queues, so taking a copy takes
+    nothing from them.
+    """
+
+    def __init__(self, connection: Connection, exchange: Exchange, routing_key: str) -> None:
+        self.queue = Queue(
+            f"{exchange.name}.test-tap.{uuid.uuid4().hex[:8]}",
+            exchange=exchange,
+            routing_key=routing_key,
+            exclusive=True,
+            auto_delete=True,
+        )(connection.default_channel)
+        self.queue.declare()
+        self.seen: list[ObjectCreated] = []
+
+    def taken(self, key: str) -> list[ObjectCreated]:
+        """The notifications for ``key`` that arrived since the last call."""
+        while (message := self.queue.get(no_ack=True)) is not None:
+            self.seen.extend(parse(message.body))
+        mine = [event for event in self.seen if event.key == key]
+        self.seen = [event for event in self.seen if event.key != key]
+        return mine
+
+    def wait_for(self, key: str, timeout: float = 15.0) -> list[ObjectCreated]:
+        """The notifications for ``key``, once at least one has arrived."""
+        deadline = time.monotonic() + timeout
+        while not (events := self.taken(key)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no notification for {key!r} after {timeout} s")
+            time.sleep(0.1)
+        return events
+
+
+@pytest.fixture
+def ingest_tap(settings: Settings) -> Iterator[Tap]:
+    """What the API (or the reconciler) queued for ingest; MinIO's events go elsewhere."""
+    with Connection(settings.amqp_url) as connection:
+        yield Tap(connection, Topology.from_settings(settings).jobs, INGEST_KEY)
+
+
+@pytest.fixture
+def storage_event_tap(settings: Settings) -> Iterator[Tap]:
+    """MinIO's own bucket notifications (every bucket's: filter by key)."""
+    with Connection(settings.amqp_url) as connection:
+        yield Tap(connection, Topology.from_settings(settings).events, "")
+
+
 class Uploader:
     """Does what a client does: ask the API for a presigned PUT, then PUT the bytes."""
 
@@ -261,12 +312,18 @@ class ApiServer:
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until it answers and its status relay is consuming (or fail with its log)."""
+        self.wait_up(timeout, events=("live",))
+
+    def wait_up(
+        self, timeout: float = 30.0, events: tuple[str, ...] = ("live", "connecting")
+    ) -> None:
+        """Until it answers with its relay in one of ``events`` (or fail with its log)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).json().get("events") == "live":
+                if httpx.get(f"{self.url}/healthz", timeout=2).json().get("events") in events:
                     return
             except httpx.HTTPError:
                 pass

@@ -48,6 +48,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
             loop.call_soon_threadsafe(hub.resync, reason)
 
         relay = StatusRelay(settings.amqp_url, topology, on_event=on_event, on_gap=on_gap)
+        broker = Broker(settings.amqp_url, topology)
         app.state.resources = Resources(
             settings=settings,
             sessions=make_session_factory(engine),
@@ -60,7 +61,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
                 settings.s3_secret_key,
             ),
             s3=make_s3_client(settings),
-            broker=Broker(settings.amqp_url, topology),
+            broker=broker,
             hub=hub,
             relay=relay,
             callers=TTLCache(maxsize=TOKEN_CACHE_SIZE, ttl=settings.token_cache_seconds),
@@ -69,6 +70,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
         yield
         hub.close()
         await asyncio.to_thread(relay.stop)
+        broker.close()
         engine.dispose()
 
     app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)

@@ -1,29 +1,82 @@
-"""What the API asks of RabbitMQ: publish a retry ahead of the backlog, read queue depths.
+"""What the API asks of RabbitMQ: queue an ingest, publish a retry ahead of the backlog,
+read queue depths.
 
-Both are rare (a person clicks Retry, an admin opens the queue view), so each call
-opens its own short connection instead of holding one per worker thread.
+Retries and the queue view are rare (a person clicks Retry, an admin opens the page), so
+each opens its own short connection. An ingest is queued once per upload, so it goes
+through a small pool of connections kept open for the life of the app.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from amqp.exceptions import AMQPError, MessageNacked
 from kombu import Connection
+from kombu.exceptions import KombuError
+from kombu.pools import ProducerPool
 
+from glowworm.ingest_messages import object_created_body
 from glowworm.job_messages import JobMessage
 from glowworm.pipeline_control import ControlCommand
+from glowworm.publishing import BrokerPublisher
 from glowworm.topology import URGENT_KEY, Topology
+
+# The ``eventSource`` of the ingests the API queues.
+INGEST_SOURCE = "glowworm:upload-service"
+# Connections kept open for queueing ingests; more requests at once wait for one.
+PUBLISH_CONNECTIONS = 4
+# Seconds a request waits for a free publishing connection before giving up.
+ACQUIRE_TIMEOUT_SECONDS = 5.0
+# A client is waiting: two quick retries (a stale pooled connection reconnects on the
+# first), then give up, since MinIO's own event still starts the work.
+INGEST_RETRY: dict[str, Any] = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+# Seconds to wait for the broker's confirm (a broker under a resource alarm never sends it).
+CONFIRM_TIMEOUT_SECONDS = 5.0
+
+
+class BrokerUnavailable(Exception):
+    """RabbitMQ did not take the message: unreachable, refused, or no confirm in time."""
 
 
 class Broker:
     def __init__(self, amqp_url: str, topology: Topology) -> None:
         self.amqp_url = amqp_url
         self.topology = topology
+        # Lazy: nothing connects until the first ingest, so the app starts without a broker.
+        self._connections = self._connect().Pool(limit=PUBLISH_CONNECTIONS)
+        self._producers = ProducerPool(self._connections, limit=PUBLISH_CONNECTIONS)
 
     def _connect(self) -> Connection:
         return Connection(
             self.amqp_url, connect_timeout=5, transport_options={"confirm_publish": True}
         )
+
+    def close(self) -> None:
+        """Close the pooled publishing connections."""
+        self._producers.force_close_all()
+        self._connections.force_close_all()
+
+    def publish_ingest(self, bucket: str, key: str, etag: str, size: int) -> None:
+        """Queue the ingest of an object that landed, confirmed by the broker.
+
+        Raises ``BrokerUnavailable`` when RabbitMQ cannot be reached, refuses the message,
+        or does not confirm it within ``INGEST_RETRY``.
+        """
+        body = object_created_body(bucket, key, etag, size, INGEST_SOURCE)
+        try:
+            with self._producers.acquire(block=True, timeout=ACQUIRE_TIMEOUT_SECONDS) as producer:
+                publisher = BrokerPublisher(
+                    producer, self.topology, INGEST_RETRY, confirm_timeout=CONFIRM_TIMEOUT_SECONDS
+                )
+                publisher.publish_ingest(body)
+        except (KombuError, AMQPError, MessageNacked, OSError) as e:
+            raise BrokerUnavailable(f"{type(e).__name__}: {e}") from e
 
     def declare(self) -> None:
         with self._connect() as connection:

@@ -56,6 +56,16 @@ class UploadResponse(BaseModel):
     data: StatusSummary
 
 
+class UploadCompleted(BaseModel):
+    """``POST /api/uploads/{id}/complete``: the version found in storage, and the status."""
+
+    id: int
+    etag: str
+    # False when the image was already registered with this version: nothing was queued.
+    queued: bool
+    data: StatusSummary
+
+
 class DuplicateResponse(BaseModel):
     duplicate_of: int
     upload: None = None

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from glowworm.settings import Settings
-from tests.conftest import CORPUS, Uploader
+from tests.conftest import CORPUS, Tap, Uploader
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def _multipart_body() -> bytes:
 
 
 def test_multipart_create_sign_list_complete_lands_and_is_processed(
-    uploader: Uploader, make_token: Any, settings: Settings, processors: Any
+    uploader: Uploader, make_token: Any, settings: Settings, processors: Any, ingest_tap: Tap
 ) -> None:
     client, headers = uploader.client, make_token()
     data = _multipart_body()
@@ -134,6 +134,9 @@ def test_multipart_create_sign_list_complete_lands_and_is_processed(
     assert done.json()["location"] == (
         f"{settings.s3_public_endpoint}/{settings.originals_bucket}/{quote(key)}"
     )
+    # The API joined the parts, so it queued the ingest itself, without MinIO's event.
+    [queued] = ingest_tap.taken(key)
+    assert queued.etag.endswith("-3") and queued.size == len(data)
     status = uploader.wait(headers, row["id"], timeout=120)
     assert status["processing_status"] == "complete", status
     detail = client.get(f"/api/images/{row['id']}", headers=headers).json()

@@ -16,8 +16,10 @@ The shapes are Companion's (``packages/@uppy/companion/src/server/controllers/s3
 as Uppy 6.3's ``CompanionS3.ts`` reads them. Unlike Companion these routes need the
 caller's token (bearer header, or the page session cookie: Uppy 6 sends no headers), and
 each upload gets its image row exactly as ``POST /api/uploads`` makes it. Processing
-starts when the object lands, as for any other upload. Errors are ``{"detail": ...}``
-with the same 4xx codes as ``POST /api/uploads``.
+starts when the object lands, as for any other upload; a multipart upload lands in
+``complete`` here, so that route queues its ingest at once, as ``POST
+/api/uploads/{id}/complete`` does, instead of waiting for MinIO's stored event. Errors
+are ``{"detail": ...}`` with the same 4xx codes as ``POST /api/uploads``.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
+import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from glowworm.models import Image, User
+from upload_service.broker import BrokerUnavailable
 from upload_service.browser_auth import BrowserUserDep
 from upload_service.deps import ResourcesDep, SessionDep
 from upload_service.resources import Resources
@@ -48,6 +52,8 @@ from upload_service.schemas import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import PartTypeDef
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/s3", tags=["uppy companion"])
 
@@ -230,7 +236,7 @@ def complete_multipart(
     session: SessionDep,
     resources: ResourcesDep,
 ) -> CompanionCompleted | JSONResponse:
-    """Join the parts into the object; refuses (and aborts) one over the size limit."""
+    """Join the parts and queue the ingest; refuses (and aborts) an upload over the limit."""
     image = _pending_upload(session, user, resources, key)
     limit = resources.settings.max_upload_bytes
     try:
@@ -243,7 +249,7 @@ def complete_multipart(
                 {"detail": f"file is {total} bytes; the largest accepted is {limit} bytes"},
                 status.HTTP_413_CONTENT_TOO_LARGE,
             )
-        resources.s3.complete_multipart_upload(
+        completed = resources.s3.complete_multipart_upload(
             Bucket=image.bucket,
             Key=key,
             UploadId=upload_id,
@@ -262,6 +268,13 @@ def complete_multipart(
         raise _store_error(e) from e
     except BotoCoreError as e:
         raise _store_error(e) from e
+    try:
+        resources.broker.publish_ingest(
+            image.bucket, key, str(completed.get("ETag", "")).strip('"'), total
+        )
+    except BrokerUnavailable as e:
+        # The upload itself went through; MinIO's event starts processing a little later.
+        log.warning("companion.ingest_not_queued", key=key, error=str(e))
     public = resources.settings.s3_public_endpoint.rstrip("/")
     return CompanionCompleted(
         location=f"{public}/{image.bucket}/{quote(key)}", key=key, bucket=image.bucket

@@ -1,24 +1,32 @@
-"""POST /api/uploads: a presigned PUT straight into the originals bucket.
+"""POST /api/uploads: a presigned PUT straight into the originals bucket; and
+POST /api/uploads/{id}/complete: the client's word that the PUT finished.
 
 The API never touches the bytes; it makes the image row and signs a URL bound to the
-announced content type and size. Processing starts when the object lands.
+announced content type and size. Processing starts when the object lands: MinIO's
+bucket event says so, but MinIO keeps events on disk (``queue_dir``, so they survive a
+broker outage) and sends them on a 3 s timer, about a second late on average. A client
+that calls ``complete`` after its PUT has the ingest queued at once; MinIO's event then
+finds the image registered and changes nothing.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import Connection, insert, select
 from starlette.concurrency import run_in_threadpool
 
 from glowworm.models import Image, Status
 from glowworm.storage import clean_filename, original_key
-from upload_service.deps import CallerDep, ResourcesDep, utcnow
+from upload_service.broker import BrokerUnavailable
+from upload_service.deps import CallerDep, ResourcesDep, SessionDep, UserDep, utcnow
 from upload_service.resources import Resources
 from upload_service.schemas import (
     IMAGE_CONTENT_TYPES,
     DuplicateResponse,
+    UploadCompleted,
     UploadInstructions,
     UploadRequest,
     UploadResponse,
@@ -26,6 +34,9 @@ from upload_service.schemas import (
 from upload_service.views import status_summary
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
+
+# S3 error codes of a HEAD that mean nothing is stored under the key.
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 def checked_upload(
@@ -161,3 +172,62 @@ async def create_upload(
         upload=UploadInstructions(method="PUT", url=url, headers={"Content-Type": content_type}),
         data=status_summary(image),
     )
+
+
+def _stored_version(resources: Resources, image: Image) -> tuple[str, int]:
+    """ETag and size of the object under the image's key; 409 if none is there yet."""
+    try:
+        head = resources.s3.head_object(Bucket=image.bucket, Key=image.key)
+    except ClientError as e:
+        if str(e.response.get("Error", {}).get("Code")) in _MISSING:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"no object at {image.key!r} yet: PUT the file to the upload URL first",
+            ) from e
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"the object store refused: {e}") from e
+    except BotoCoreError as e:
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, f"the object store could not be reached: {e}"
+        ) from e
+    return str(head.get("ETag", "")).strip('"'), int(head.get("ContentLength", 0))
+
+
+@router.post(
+    "/{image_id}/complete",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadCompleted,
+    responses={
+        200: {"model": UploadCompleted, "description": "already registered; nothing queued"},
+        409: {"description": "nothing stored under the upload's key yet"},
+        503: {"description": "the broker is down; MinIO's own event starts processing later"},
+    },
+)
+def complete_upload(
+    image_id: int,
+    user: UserDep,
+    session: SessionDep,
+    resources: ResourcesDep,
+    response: Response,
+) -> UploadCompleted:
+    """Queue the ingest of an upload whose PUT finished, without waiting for MinIO's event.
+
+    Only the owner may call it (others get 404). Calling it again, or after MinIO's
+    event was processed, queues nothing and answers 200.
+    """
+    image = session.get(Image, image_id)
+    if image is None or image.owner_id != user.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
+    etag, size = _stored_version(resources, image)
+    if image.etag == etag:
+        response.status_code = status.HTTP_200_OK
+        return UploadCompleted(id=image.id, etag=etag, queued=False, data=status_summary(image))
+    try:
+        resources.broker.publish_ingest(image.bucket, image.key, etag, size)
+    except BrokerUnavailable as e:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"could not queue processing right now ({e}); nothing is lost: the storage's "
+            "own notification of this upload still starts it (MinIO keeps the notification "
+            "until the broker takes it)",
+        ) from e
+    return UploadCompleted(id=image.id, etag=etag, queued=True, data=status_summary(image))

@@ -1,6 +1,8 @@
 // Upload page: pick or drop many files; each goes straight to storage through a
 // presigned PUT (POST /api/uploads), with its own progress bar, then shows a
 // "processing" badge that clears when the live feed (or polling) says it is done.
+// After each PUT the page tells the API (POST /api/uploads/{id}/complete), so
+// processing starts at once rather than when storage's own notification arrives.
 import { api, el, formatBytes, LiveFeed, mediaUrl, startPage, toast } from '/static/common.js'
 
 // Content types by extension, for files the browser reports without one (HEIC, MPO).
@@ -119,6 +121,7 @@ class Upload {
       await this.put(data.upload)
       this.phase = 'uploaded'
       this.render()
+      await this.complete()
     } catch (e) {
       this.phase = 'error'
       this.message = e.message
@@ -143,6 +146,15 @@ class Upload {
       xhr.addEventListener('error', () => reject(new Error('storage could not be reached')))
       xhr.send(this.file)
     })
+  }
+
+  async complete () {
+    try {
+      await api(`/api/uploads/${this.id}/complete`, { method: 'POST' })
+    } catch {
+      // Not fatal: storage's own notification of the upload starts processing a
+      // little later, and the badge clears just the same.
+    }
   }
 
   async retry () {
