@@ -4,7 +4,9 @@
 
 1. POST /api/uploads from wrk (a separate process; `bench/presign.lua` sends the body and
    the bearer token) with 50 connections against upload_service under a real uvicorn,
-   for each worker count: requests per second, p50, p95, p99.
+   for each worker count: requests per second, p50, p95, p99; then the same load on a
+   route that does no work (bench/framework_floor.py), the floor FastAPI and uvicorn
+   set on this machine.
 2. The upload response a person waits for, one upload at a time of the same 12 MP file
    (made unique): the presigned path (POST /api/uploads + PUT to MinIO, with 2
    processors working in the background) against the PRD's old synchronous flow
@@ -45,6 +47,9 @@ PROCESSORS = 2
 PRESIGN_P95_MS = 20.0
 PRESIGN_RPS = 1000.0
 UPLOAD_RESPONSE_RATIO = 10.0
+# The do-nothing app the presign rows are read against, and its worker count.
+FLOOR_APP = "bench.framework_floor:create_app"
+FLOOR_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,15 @@ def wrk(url: str, token: str, seconds: float, connections: int) -> WrkResult:
 
 
 def presign_load(
-    box: Sandbox, token: str, workers: int, connections: int, seconds: float
+    box: Sandbox,
+    token: str,
+    workers: int,
+    connections: int,
+    seconds: float,
+    app: str = "upload_service.app:create_app",
 ) -> WrkResult:
     """A fresh server per row, warmed up (connections, pools) by a 3 s run first."""
-    api = box.start_api(workers=workers)
+    api = box.start_api(workers=workers, app=app)
     try:
         wrk(api.url, token, min(3.0, seconds), connections)
         roots = {"API": [api.process.pid], "bench (wrk)": [os.getpid()]}
@@ -150,6 +160,17 @@ def run(seconds: float, rows: Sequence[tuple[int, int]], uploads: int) -> None:
                 (workers, connections): presign_load(box, token, workers, connections, seconds)
                 for workers, connections in rows
             }
+            print(
+                f"  the framework's floor (bench/framework_floor.py: same body parsed, no token, "
+                f"database or signature), {FLOOR_WORKERS} workers:"
+            )
+            floor = presign_load(box, token, FLOOR_WORKERS, CONNECTIONS, seconds, FLOOR_APP)
+            print(
+                f"  with {CONNECTIONS} connections always waiting, mean latency = {CONNECTIONS} / "
+                f"rate, so p95 <= {PRESIGN_P95_MS:.0f} ms needs more than "
+                f"{CONNECTIONS / (PRESIGN_P95_MS / 1000):,.0f} req/s; the floor did "
+                f"{floor.per_second:,.0f} req/s, p95 {floor.p95_ms:.1f} ms"
+            )
 
             print(f"\nupload response, one at a time, the same 12 MP JPEG ({uploads} each)")
             processors = box.start_processors(PROCESSORS)
