@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from glowworm.job_messages import JobMessage
 from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
@@ -122,8 +122,16 @@ def run_job(msg: JobMessage, ctx: Context) -> Outcome:
 
 def _lock(session: Session, msg: JobMessage) -> tuple[Image, ProcessingJob] | None:
     """The image and job rows, locked; None when they are gone or now hold another version."""
-    # Always the image first, then the job: ingest locks in the same order.
-    image = session.get(Image, msg.image_id, with_for_update=True, populate_existing=True)
+    # Always the image first, then the job: ingest locks in the same order. Derivatives
+    # load only where they are read (recording a success): the eager loads were ~16% of
+    # a processor's Python time (py-spy, 1,000-image run), half of it derivatives unread.
+    image = session.get(
+        Image,
+        msg.image_id,
+        with_for_update=True,
+        populate_existing=True,
+        options=[lazyload(Image.derivatives)],
+    )
     job = session.get(ProcessingJob, msg.job_id, with_for_update=True, populate_existing=True)
     if image is None or job is None or job.image_id != image.id or job.etag != msg.etag:
         return None
