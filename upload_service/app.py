@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import CapacityLimiter
 from cachetools import TTLCache
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
@@ -26,6 +27,10 @@ from upload_service.routes import admin, companion, images, media, pages, upload
 from upload_service.settings import UploadSettings
 
 STATIC = Path(__file__).parent / "static"
+# Threads the upload route's inserts use at once: a few keep the database busy, more
+# only take turns at the GIL (2 workers, 50 connections: 423 req/s with anyio's 40
+# threads, 530 with 4).
+UPLOAD_THREADS = 4
 # Tokens the upload route remembers at once (the least recently used go first).
 TOKEN_CACHE_SIZE = 10_000
 
@@ -65,6 +70,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
             hub=hub,
             relay=relay,
             callers=TTLCache(maxsize=TOKEN_CACHE_SIZE, ttl=settings.token_cache_seconds),
+            upload_threads=CapacityLimiter(UPLOAD_THREADS),
         )
         relay.start()
         yield

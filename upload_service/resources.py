@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from anyio import CapacityLimiter
 from cachetools import TTLCache
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,3 +41,5 @@ class Resources:
     relay: StatusRelay
     # Token hash -> caller, for the upload route (see deps.current_caller).
     callers: TTLCache[str, Caller]
+    # Worker threads the upload route's inserts may use at once.
+    upload_threads: CapacityLimiter

@@ -11,12 +11,13 @@ finds the image registered and changes nothing.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
+import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import Connection, insert, select
-from starlette.concurrency import run_in_threadpool
 
 from glowworm.models import Image, Status
 from glowworm.storage import clean_filename, original_key
@@ -147,13 +148,14 @@ async def create_upload(
     response: Response,
 ) -> UploadResponse | DuplicateResponse:
     """The busiest route (one call per photo): async, with the database work in a single
-    trip to a worker thread and the URL signed on the event loop."""
+    trip to one of a few worker threads, and the URL signed on the event loop."""
     settings = resources.settings
     filename, content_type = checked_upload(
         body.filename, body.content_type, body.size, settings.max_upload_bytes
     )
-    image, duplicate = await run_in_threadpool(
-        register_upload, resources, caller.id, filename, content_type, body
+    image, duplicate = await anyio.to_thread.run_sync(
+        functools.partial(register_upload, resources, caller.id, filename, content_type, body),
+        limiter=resources.upload_threads,
     )
     if duplicate:
         response.status_code = status.HTTP_200_OK
