@@ -161,14 +161,18 @@ def make_inputs(directory: Path, quick: bool) -> list[Input]:
 # --- measuring ------------------------------------------------------------------------
 
 
-def median_ms(engine: Engine, data: bytes, sizes: Sequence[SizeSpec], runs: int) -> float:
-    engine(data, sizes)  # warm-up: imports, plugin registration, allocator
-    times = []
+def median_ms(data: bytes, sizes: Sequence[SizeSpec], runs: int) -> dict[str, float]:
+    """Median ms of each engine, taking turns run by run: on a shared machine whose speed
+    drifts, engines timed one after the other would each see another machine."""
+    for engine in ENGINES.values():
+        engine(data, sizes)  # warm-up: imports, plugin registration, allocator
+    times: dict[str, list[float]] = {name: [] for name in ENGINES}
     for _ in range(runs):
-        started = time.perf_counter()
-        engine(data, sizes)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        for name, engine in ENGINES.items():
+            started = time.perf_counter()
+            engine(data, sizes)
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(taken) * 1000 for name, taken in times.items()}
 
 
 def peak_rss_mb(engine: str, path: Path, sizes: str) -> float:
@@ -249,7 +253,10 @@ class Row:
 
 def run(runs: int, quick: bool) -> None:
     print(machine())
-    print(f"runs per cell: {runs} (median), after one warm-up run; single thread\n")
+    print(
+        f"runs per cell: {runs} (median), engines taking turns run by run, after one "
+        "warm-up run each; single thread\n"
+    )
     rows: list[Row] = []
     checks: list[str] = []
     with tempfile.TemporaryDirectory(prefix="glowworm-bench-") as tmp:
@@ -259,10 +266,10 @@ def run(runs: int, quick: bool) -> None:
         for item, size_set in cells:
             data = item.path.read_bytes()
             sizes = SIZE_SETS[size_set]
-            for name, engine in ENGINES.items():
-                ms = median_ms(engine, data, sizes, runs)
+            medians = median_ms(data, sizes, runs)
+            for name in ENGINES:
                 rss = peak_rss_mb(name, item.path, size_set)
-                rows.append(Row(item.label, size_set, name, ms, item.megapixels, rss))
+                rows.append(Row(item.label, size_set, name, medians[name], item.megapixels, rss))
             if size_set == "all":
                 index = [spec.name for spec in sizes].index(CHECKED_SIZE)
                 mad, psnr, note = compare(ours(data, sizes)[index], naive(data, sizes)[index])
