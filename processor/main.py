@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from types import FrameType
@@ -46,6 +47,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     settings = ProcessorSettings()
     configure_logging(settings.log_level)
+    os.nice(settings.processor_nice)
     register_openers()
     engine = make_engine(settings.database_url)
     ctx = Context(settings, make_session_factory(engine), make_s3_client(settings))

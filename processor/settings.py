@@ -21,3 +21,7 @@ class ProcessorSettings(Settings):
     reconcile_interval_seconds: float = Field(default=300.0, ge=0)
     # A pending job untouched this long is taken for lost and queued again.
     stale_after_seconds: float = Field(default=600.0, gt=0)
+    # CPU priority given up to the request path (os.nice increment, 0-19): on a machine the
+    # processors share with the API and the stores, uploads are answered first and the
+    # background work takes the rest of the CPU. Only felt when the CPUs are all busy.
+    processor_nice: int = Field(default=10, ge=0, le=19)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -83,3 +84,16 @@ def test_retry_of_a_failed_image_reports_the_same_reason_and_spends_no_retries(
     assert again["processing_status"] == "failed"
     assert "not a recognised image" in again["processing_error"]
     assert again["jobs"][0]["attempts"] == 1
+
+
+def test_processors_give_way_to_the_request_path(processors: Any) -> None:
+    """Processors run 10 nice levels below the API: uploads are answered first when the
+    CPUs are busy with image work."""
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    deadline = time.monotonic() + 30
+    while True:
+        levels = [os.getpriority(os.PRIO_PROCESS, proc.pid) for proc in processors]
+        if all(level == ours + 10 for level in levels) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # just started: main() has not reached os.nice yet
+    assert levels == [ours + 10] * len(processors)
