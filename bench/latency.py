@@ -9,6 +9,7 @@ sooner; bench.events) splits the time into the part before the processors and th
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from bench.client import Upload, UploadClient
 from bench.events import EventWatch
 from bench.figures import spread
+from bench.load import measured
 from bench.photos import Photos
 from bench.sandbox import Finished, Sandbox
 
@@ -152,3 +154,23 @@ def idle(box: Sandbox, client: UploadClient, photos: Photos, numbers: Sequence[i
     """Latencies of uploads that find the processors idle."""
     uploads, arrived = one_at_a_time(box, client, photos, numbers)
     return Latencies.of(uploads, box.finished([u.image_id for u in uploads]), arrived)
+
+
+def start_pipeline(box: Sandbox, processors: int) -> tuple[UploadClient, dict[str, list[int]]]:
+    """Processors and one API server up; a client of it, and the processes to meter."""
+    pids = box.start_processors(processors)
+    api = box.start_api(workers=1)
+    client = UploadClient(api.url, box.token())
+    return client, {"processors": pids, "API": [api.process.pid], "bench": [os.getpid()]}
+
+
+def show_idle(
+    box: Sandbox, client: UploadClient, photos: Photos, count: int, roots: dict[str, list[int]]
+) -> Latencies:
+    """Measure and print ``count`` uploads that find the processors idle, with the CPU use."""
+    print(f"idle: {count} uploads one at a time, {len(roots['processors'])} processors waiting")
+    with measured(roots) as usage:
+        result = idle(box, client, photos, range(count))
+    result.show()
+    print(f"  {usage[0].line()}")
+    return result

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import latency
-from bench.client import UploadClient
 from bench.figures import job_durations, percentile, target
 from bench.load import measured
 from bench.photos import Photos
@@ -115,16 +114,9 @@ def run(images: int, idle_uploads: int, limit_images: int) -> None:
         limits = [show_limit(photos, limit_images, "before the pipeline runs")]
 
         with Sandbox.open() as box:
-            processors = box.start_processors(PROCESSORS)
-            api = box.start_api(workers=1)
-            client = UploadClient(api.url, box.token())
-            roots = {"processors": processors, "API": [api.process.pid], "bench": [os.getpid()]}
-
-            print(f"\nidle: {idle_uploads} uploads one at a time, {PROCESSORS} processors waiting")
-            with measured(roots) as usage:
-                idle_latency = latency.idle(box, client, photos, range(idle_uploads))
-            idle_latency.show()
-            print(f"  {usage[0].line()}")
+            client, roots = latency.start_pipeline(box, PROCESSORS)
+            print()
+            idle_latency = latency.show_idle(box, client, photos, idle_uploads, roots)
 
             print(f"\nburst: {images} uploads, {UPLOAD_THREADS} at a time, {PROCESSORS} processors")
             numbers = range(idle_uploads, idle_uploads + images)

@@ -17,7 +17,6 @@ processors, measured in the same run. It never passes or fails on timing.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +26,6 @@ from pathlib import Path
 from kombu import Connection, Producer, Queue
 
 from bench import latency
-from bench.client import UploadClient
 from bench.figures import job_durations, percentile, target
 from bench.load import measured
 from bench.photos import Photos
@@ -93,16 +91,8 @@ def run(backlog: int, idle_uploads: int, probes: int) -> None:
     with tempfile.TemporaryDirectory(prefix="glowworm-bench-photos-") as tmp:
         photos = Photos(Path(tmp), BASE_PHOTOS)
         with Sandbox.open() as box:
-            processors = box.start_processors(PROCESSORS)
-            api = box.start_api(workers=1)
-            client = UploadClient(api.url, box.token())
-            roots = {"processors": processors, "API": [api.process.pid], "bench": [os.getpid()]}
-
-            print(f"idle: {idle_uploads} uploads one at a time, {PROCESSORS} processors waiting")
-            with measured(roots) as usage:
-                idle = latency.idle(box, client, photos, range(idle_uploads))
-            idle.show()
-            print(f"  {usage[0].line()}")
+            client, roots = latency.start_pipeline(box, PROCESSORS)
+            idle = latency.show_idle(box, client, photos, idle_uploads, roots)
 
             print(f"\nbuilding the backlog: {backlog} uploads, variant jobs held back")
             numbers = range(idle_uploads, idle_uploads + backlog)
