@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from kombu import Connection, Producer, Queue
+from kombu import Connection, Message, Producer, Queue
 from PIL import Image
 
+from glowworm.job_messages import JobMessage
 from glowworm.settings import Settings
 from glowworm.sizes import JobType
 from glowworm.topology import Topology, routing_key
@@ -47,27 +48,35 @@ def _photo(n: int) -> bytes:
 
 
 class HeldVariants:
-    """Variant jobs kept in a holding queue instead of the variants queue."""
+    """Variant jobs kept in a holding queue instead of the variants queue.
+
+    Delivery is at least once, so a job's message can come twice (a repeated bucket
+    event, a redelivered thumbnail job); the jobs are collected by id as they come.
+    """
 
     def __init__(self, channel: Any, topology: Topology, held: Queue) -> None:
         self.channel = channel
         self.topology = topology
         self.held = held
+        self.jobs: dict[int, Message] = {}
 
     def count(self) -> int:
-        return int(self.held.queue_declare(passive=True).message_count)
+        """Distinct variant jobs held so far."""
+        while (message := self.held.get(no_ack=True)) is not None:
+            self.jobs[JobMessage.from_body(message.body).job_id] = message
+        return len(self.jobs)
 
     def release(self) -> int:
-        """Bind the variants queue again and move the held jobs into it; how many moved.
+        """Put each held job once into the variants queue, bound again; how many.
 
         Call it while processing is paused, so the whole backlog is in place at once.
         """
         key = routing_key(JobType.VARIANT)
-        self.topology.variants(self.channel).bind_to(self.topology.jobs, routing_key=key)
         self.held.unbind_from(self.topology.jobs, routing_key=key)
+        self.topology.variants(self.channel).bind_to(self.topology.jobs, routing_key=key)
+        self.count()  # any that came since the last look
         producer = Producer(self.channel)
-        moved = 0
-        while (message := self.held.get(no_ack=False)) is not None:
+        for message in self.jobs.values():
             producer.publish(
                 message.body,
                 exchange=self.topology.jobs,
@@ -77,9 +86,7 @@ class HeldVariants:
                 content_encoding=message.content_encoding,
                 delivery_mode=2,
             )
-            message.ack()
-            moved += 1
-        return moved
+        return len(self.jobs)
 
 
 @contextmanager
@@ -108,11 +115,13 @@ def _variants_held(settings: Settings) -> Iterator[HeldVariants]:
             held.delete()
 
 
-def _until(what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
+def _until(
+    what: str, check: Callable[[], bool], timeout: float = 120.0, seen: Callable[[], Any] = str
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} after {timeout} s")
+            raise AssertionError(f"not {what} after {timeout} s; {seen()}")
         time.sleep(0.2)
 
 
@@ -157,7 +166,13 @@ def test_new_thumbnails_start_before_a_variant_backlog_is_worked_off(
             ),
         )
         # A thumbnail job commits before its variant job is published: wait for those too.
-        _until("backlog variant jobs held", lambda: held.count() == BACKLOG)
+        _until(
+            f"{BACKLOG} backlog variant jobs held",
+            lambda: held.count() == BACKLOG,
+            seen=lambda: (
+                f"held: {sorted(held.jobs)}; queues: {_queue(uploader, admin, 'variants')}"
+            ),
+        )
         assert client.post("/api/admin/processing-queue/pause", headers=admin).status_code == 202
         try:
             _until(
