@@ -20,6 +20,8 @@ from glowworm.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+# S3 error codes that mean nothing is stored under a key (a HEAD answers a bare "404").
+MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 # Characters kept in the file-name part of an original's key; others become '_'.
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
 # Longest file name kept in a key (S3 keys may be 1024 bytes; leave room for the prefix).

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from glowworm.storage import MISSING_OBJECT_CODES
 from processor.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-# S3 error codes that mean the object (or bucket) is not there.
-_MISSING = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+# S3 error codes that mean the object (or its bucket) is not there.
+_MISSING = MISSING_OBJECT_CODES | {"NoSuchBucket"}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import Connection, insert, select
 
 from glowworm.models import Image, Status
-from glowworm.storage import clean_filename, original_key
+from glowworm.storage import MISSING_OBJECT_CODES, clean_filename, original_key
 from upload_service.broker import BrokerUnavailable
 from upload_service.deps import CallerDep, ResourcesDep, SessionDep, UserDep, utcnow
 from upload_service.resources import Resources
@@ -35,9 +35,6 @@ from upload_service.schemas import (
 from upload_service.views import status_summary
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
-
-# S3 error codes of a HEAD that mean nothing is stored under the key.
-_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 def checked_upload(
@@ -181,7 +178,7 @@ def _stored_version(resources: Resources, image: Image) -> tuple[str, int]:
     try:
         head = resources.s3.head_object(Bucket=image.bucket, Key=image.key)
     except ClientError as e:
-        if str(e.response.get("Error", {}).get("Code")) in _MISSING:
+        if str(e.response.get("Error", {}).get("Code")) in MISSING_OBJECT_CODES:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 f"no object at {image.key!r} yet: PUT the file to the upload URL first",
