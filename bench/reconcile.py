@@ -20,7 +20,7 @@ from pathlib import Path
 from glowworm.db import make_engine, make_session_factory
 from glowworm.job_messages import JobMessage
 from glowworm.provision import migrate
-from glowworm.storage import make_s3_client
+from glowworm.storage import make_minio_client, make_s3_client
 from processor.context import Context
 from processor.reconciler import reconcile
 from processor.settings import ProcessorSettings
@@ -66,7 +66,7 @@ def main() -> None:
     print(f"put {args.objects} objects in {time.monotonic() - started:.0f} s")
 
     engine = make_engine(settings.database_url)
-    ctx = Context(settings, make_session_factory(engine), s3)
+    ctx = Context(settings, make_session_factory(engine), make_minio_client(settings))
     publisher = CountingPublisher()
     samples: list[float] = []
     done = threading.Event()

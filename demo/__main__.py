@@ -25,13 +25,12 @@ import structlog
 import uvicorn
 from kombu import Connection
 from moto.server import ThreadedMotoServer
-from sqlalchemy import text
 
 from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
 from glowworm.provision import provision
 from glowworm.publishing import BrokerPublisher
-from glowworm.storage import make_s3_client
+from glowworm.storage import make_minio_client, make_s3_client
 from glowworm.tokens import issue_token
 from glowworm.topology import Topology
 from processor.consumer import Worker
@@ -79,13 +78,10 @@ def watch(ctx: Context, topology: Topology, stop: threading.Event) -> None:
 
 
 def run_processor(ctx: Context, topology: Topology, worker_box: list[Worker]) -> None:
-    def probe() -> None:
-        with ctx.sessions() as session:
-            session.execute(text("SELECT 1"))
-        ctx.s3.head_bucket(Bucket=ctx.settings.originals_bucket)
-
     with Connection(BROKER_URL) as connection:
-        worker = Worker(connection, topology, ctx, probe, delays=TimerDelays(BROKER_URL, topology))
+        worker = Worker(
+            connection, topology, ctx, ctx.probe, delays=TimerDelays(BROKER_URL, topology)
+        )
         worker_box.append(worker)
         worker.run()
 
@@ -111,7 +107,9 @@ def main() -> None:
     topology = Topology.from_settings(processor_settings)
 
     engine = make_engine(processor_settings.database_url)
-    ctx = Context(processor_settings, make_session_factory(engine), s3)
+    ctx = Context(
+        processor_settings, make_session_factory(engine), make_minio_client(processor_settings)
+    )
     with ctx.sessions.begin() as session:
         token = issue_token(session, "demo", admin=True)
 

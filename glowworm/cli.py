@@ -10,7 +10,7 @@ from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
 from glowworm.provision import provision
 from glowworm.settings import Settings
-from glowworm.storage import make_s3_client
+from glowworm.storage import make_minio_client, make_s3_client
 from glowworm.tokens import issue_token
 
 
@@ -41,7 +41,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
         processor_settings.stale_after_seconds = args.stale_after
     engine = make_engine(processor_settings.database_url)
     ctx = Context(
-        processor_settings, make_session_factory(engine), make_s3_client(processor_settings)
+        processor_settings, make_session_factory(engine), make_minio_client(processor_settings)
     )
     report = run_once(
         ctx, Topology.from_settings(processor_settings), verify_objects=args.verify_objects

@@ -5,31 +5,37 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from minio import Minio
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from glowworm.status_events import StatusEvent
+from processor import blobs
 from processor.errors import DependencyUnavailable, FailureKind
 from processor.imaging.formats import Limits
 from processor.settings import ProcessorSettings
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 
 @dataclass(frozen=True)
 class Context:
     settings: ProcessorSettings
     sessions: sessionmaker[Session]
-    s3: S3Client
+    # The object store, through MinIO's client (processor/blobs.py says why).
+    s3: Minio
     # Status events of the message in hand; published after it is handled, dropped if not.
     outbox: list[StatusEvent] = field(default_factory=list)
 
     @property
     def limits(self) -> Limits:
         return Limits(max_pixels=self.settings.max_pixels, max_bytes=self.settings.max_bytes)
+
+    def probe(self) -> None:
+        """Raise unless both the database and the store answer (the breaker's probe)."""
+        with self.sessions() as session:
+            session.execute(text("SELECT 1"))
+        blobs.check_bucket(self.s3, self.settings.originals_bucket)
 
     @contextmanager
     def database(self) -> Iterator[Session]:

@@ -9,11 +9,10 @@ from types import FrameType
 
 import structlog
 from kombu import Connection
-from sqlalchemy import text
 
 from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
-from glowworm.storage import make_s3_client
+from glowworm.storage import make_minio_client
 from glowworm.topology import Topology
 from processor.consumer import Worker
 from processor.context import Context
@@ -22,13 +21,6 @@ from processor.reconciler import start_periodic
 from processor.settings import ProcessorSettings
 
 log = structlog.get_logger(__name__)
-
-
-def _probe(ctx: Context) -> None:
-    """Raise unless both the database and the store answer (the breaker's probe)."""
-    with ctx.sessions() as session:
-        session.execute(text("SELECT 1"))
-    ctx.s3.head_bucket(Bucket=ctx.settings.originals_bucket)
 
 
 def main() -> None:
@@ -50,7 +42,7 @@ def main() -> None:
     os.nice(settings.processor_nice)
     register_openers()
     engine = make_engine(settings.database_url)
-    ctx = Context(settings, make_session_factory(engine), make_s3_client(settings))
+    ctx = Context(settings, make_session_factory(engine), make_minio_client(settings))
     topology = Topology.from_settings(settings)
     # Publisher confirms: a follow-up job is on the broker before we ack what caused it.
     connection = Connection(
@@ -59,7 +51,7 @@ def main() -> None:
     with connection:
         connection.ensure_connection(max_retries=30)
         topology.declare(connection)
-        worker = Worker(connection, topology, ctx, probe=lambda: _probe(ctx))
+        worker = Worker(connection, topology, ctx, probe=ctx.probe)
         worker.should_stop = stopping.is_set()
         workers.append(worker)
         start_periodic(ctx, topology, stopping)

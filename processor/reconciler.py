@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from itertools import islice
+from typing import Protocol
 
 import structlog
 from kombu import Connection
+from minio import Minio
 from sqlalchemy import select, text
 
 from glowworm.ingest_messages import object_created_body
@@ -30,10 +32,8 @@ from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES
 from glowworm.status import reset_jobs
 from glowworm.topology import Topology
+from processor import blobs
 from processor.context import Context
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 log = structlog.get_logger(__name__)
 
@@ -59,13 +59,10 @@ class ReconcileReport:
         return asdict(self)
 
 
-def _pages(s3: S3Client, bucket: str, page_size: int) -> Iterator[list[tuple[str, str, int]]]:
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": page_size}):
-        yield [
-            (obj["Key"], obj.get("ETag", "").strip('"'), obj.get("Size", 0))
-            for obj in page.get("Contents", [])
-        ]
+def _pages(store: Minio, bucket: str, page_size: int) -> Iterator[list[tuple[str, str, int]]]:
+    objects = blobs.listing(store, bucket)
+    while page := list(islice(objects, page_size)):
+        yield page
 
 
 def _stuck(job: ProcessingJob, now: datetime, stale_after: timedelta) -> bool:
@@ -77,11 +74,10 @@ def _stuck(job: ProcessingJob, now: datetime, stale_after: timedelta) -> bool:
     return False
 
 
-def _missing_objects(s3: S3Client, image: Image) -> bool:
+def _missing_objects(store: Minio, image: Image) -> bool:
     wanted = {(d.bucket, d.key) for d in image.derivatives}
     for bucket, prefix in {(b, k.rsplit("/", 1)[0] + "/") for b, k in wanted}:
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
-        wanted -= {(bucket, obj["Key"]) for obj in listed.get("Contents", [])}
+        wanted -= {(bucket, key) for key, _, _ in blobs.listing(store, bucket, prefix)}
     return bool(wanted)
 
 

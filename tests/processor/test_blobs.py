@@ -1,57 +1,73 @@
-"""S3 errors translated where they enter (moto: a narrow S3 unit test, no MinIO path)."""
+"""S3 errors translated where they enter (moto's S3 server: a narrow unit test, no MinIO path)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-import boto3
 import pytest
-from botocore.config import Config
-from moto import mock_aws
+from minio import Minio
+from moto.server import ThreadedMotoServer
 
+from glowworm.settings import Settings
+from glowworm.storage import make_minio_client, make_s3_client
 from processor import blobs
 from processor.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+
+def _settings(endpoint: str) -> Settings:
+    return Settings(s3_endpoint=endpoint, s3_access_key="x", s3_secret_key="y")
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture
-def s3() -> Iterator[S3Client]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="originals")
-        yield client
+def store(endpoint: str) -> Minio:
+    s3 = make_s3_client(_settings(endpoint))
+    s3.create_bucket(Bucket="originals")
+    return make_minio_client(_settings(endpoint))
 
 
-def test_read_returns_bytes_and_etag(s3: S3Client) -> None:
-    etag = s3.put_object(Bucket="originals", Key="a b.jpg", Body=b"bytes")["ETag"].strip('"')
-    assert blobs.read(s3, "originals", "a b.jpg") == (b"bytes", etag)
-    assert blobs.head(s3, "originals", "a b.jpg").size == 5
+def test_read_returns_bytes_and_etag_and_head_the_size(store: Minio, endpoint: str) -> None:
+    s3 = make_s3_client(_settings(endpoint))
+    etag = s3.put_object(Bucket="originals", Key="a b+c.jpg", Body=b"bytes")["ETag"].strip('"')
+    assert blobs.read(store, "originals", "a b+c.jpg") == (b"bytes", etag)
+    found = blobs.head(store, "originals", "a b+c.jpg")
+    assert (found.size, found.etag) == (5, etag)
 
 
-def test_a_missing_object_is_permanent(s3: S3Client) -> None:
+def test_write_stores_bytes_and_content_type_where_listing_finds_them(store: Minio) -> None:
+    blobs.write(store, "originals", "7/small.jpg", b"jpeg", "image/jpeg")
+    blobs.write(store, "originals", "7/large.jpg", b"jpeg!", "image/jpeg")
+    assert blobs.head(store, "originals", "7/small.jpg").content_type == "image/jpeg"
+    assert [(key, size) for key, _, size in blobs.listing(store, "originals", "7/")] == [
+        ("7/large.jpg", 5),
+        ("7/small.jpg", 4),
+    ]
+
+
+def test_a_missing_object_is_permanent_to_read_and_to_head(store: Minio) -> None:
     with pytest.raises(PermanentError, match="no longer exists") as caught:
-        blobs.read(s3, "originals", "gone.jpg")
+        blobs.read(store, "originals", "gone.jpg")
     assert caught.value.kind is FailureKind.NOT_FOUND
+    with pytest.raises(PermanentError, match="no longer exists"):
+        blobs.head(store, "originals", "gone.jpg")
 
 
 def test_an_unreachable_store_is_unavailable_and_a_missing_bucket_on_write_is_transient(
-    s3: S3Client,
+    store: Minio,
 ) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url="http://127.0.0.1:9",
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=Config(connect_timeout=1, retries={"max_attempts": 1}),
-    )
+    nobody = make_minio_client(_settings("http://127.0.0.1:9"))
     with pytest.raises(DependencyUnavailable, match="unreachable") as caught:
-        blobs.write(client, "derivatives", "1/small.jpg", b"x", "image/jpeg")
+        blobs.write(nobody, "derivatives", "1/small.jpg", b"x", "image/jpeg")
     assert caught.value.kind is FailureKind.STORAGE
     # The store answers, so this is the job's attempt failing, not an outage.
     with pytest.raises(TransientError, match="NoSuchBucket") as answered:
-        blobs.write(s3, "no-such-bucket", "1/small.jpg", b"x", "image/jpeg")
+        blobs.write(store, "no-such-bucket", "1/small.jpg", b"x", "image/jpeg")
     assert not isinstance(answered.value, DependencyUnavailable)
