@@ -173,7 +173,12 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
             message.reject(requeue=False)
             return
         try:
-            follow_ups = [m for event in events if (m := ingest(event, self.ctx)) is not None]
+            redelivered = bool(message.delivery_info.get("redelivered"))
+            follow_ups = [
+                m
+                for event in events
+                if (m := ingest(event, self.ctx, redelivered=redelivered)) is not None
+            ]
         except TransientError as e:
             self._send_back(message, INGEST_KEY, e)
             return

@@ -28,9 +28,11 @@ from processor.notifications import ObjectCreated
 log = structlog.get_logger(__name__)
 
 
-def ingest(event: ObjectCreated, ctx: Context) -> JobMessage | None:
+def ingest(event: ObjectCreated, ctx: Context, *, redelivered: bool = False) -> JobMessage | None:
     """Register the object and its jobs; the thumbnail job to publish, if one is due.
 
+    ``redelivered``: the broker handed this message out before, so its thumbnail job
+    may have been registered without being published.
     Raises ``TransientError`` when storage or the database cannot be reached.
     """
     if event.bucket != ctx.settings.originals_bucket:
@@ -47,7 +49,12 @@ def ingest(event: ObjectCreated, ctx: Context) -> JobMessage | None:
         if image.etag == found.etag and len(jobs) == len(JobType):
             thumbnail = jobs[JobType.THUMBNAIL]
             log.info("ingest.repeat", image_id=image.id, etag=found.etag)
-            return _message(thumbnail) if thumbnail.status is Status.PENDING else None
+            # Every upload is announced twice (the API's complete call, then MinIO's
+            # event), so a repeat is the rule, and its job is already queued. Only this
+            # same message, handed out again, may follow a publish that never happened.
+            if redelivered and thumbnail.status is Status.PENDING:
+                return _message(thumbnail)
+            return None
         now = datetime.now(UTC)
         _reset_for_new_version(image, found.etag, found.size, now)
         for job_type in JobType:

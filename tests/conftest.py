@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,11 +28,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from glowworm.db import make_engine, make_session_factory
+from glowworm.job_messages import JobMessage
 from glowworm.provision import provision
 from glowworm.settings import Settings
+from glowworm.sizes import JobType
 from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
-from glowworm.topology import INGEST_KEY, Topology
+from glowworm.topology import INGEST_KEY, Topology, routing_key
 from processor.notifications import ObjectCreated, parse
 from upload_service.app import create_app
 from upload_service.settings import UploadSettings
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
+T = TypeVar("T")
 ROOT = Path(__file__).parent.parent
 
 
@@ -182,14 +185,21 @@ def make_token(settings: Settings) -> Iterator[Callable[..., dict[str, str]]]:
     engine.dispose()
 
 
-class Tap:
-    """Copies of the notifications published to one exchange while it is open, by key.
+class Tap(Generic[T]):
+    """Copies of the messages published to one exchange while it is open, by key.
 
     A queue of the test's own, beside the processors' queues, so taking a copy takes
     nothing from them.
     """
 
-    def __init__(self, connection: Connection, exchange: Exchange, routing_key: str) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        exchange: Exchange,
+        routing_key: str,
+        read: Callable[[bytes], list[T]],
+        key_of: Callable[[T], object],
+    ) -> None:
         self.queue = Queue(
             f"{exchange.name}.test-tap.{uuid.uuid4().hex[:8]}",
             exchange=exchange,
@@ -198,38 +208,67 @@ class Tap:
             auto_delete=True,
         )(connection.default_channel)
         self.queue.declare()
-        self.seen: list[ObjectCreated] = []
+        self.read = read
+        self.key_of = key_of
+        self.seen: list[T] = []
 
-    def taken(self, key: str) -> list[ObjectCreated]:
-        """The notifications for ``key`` that arrived since the last call."""
+    def taken(self, key: object) -> list[T]:
+        """The messages for ``key`` that arrived since the last call."""
         while (message := self.queue.get(no_ack=True)) is not None:
-            self.seen.extend(parse(message.body))
-        mine = [event for event in self.seen if event.key == key]
-        self.seen = [event for event in self.seen if event.key != key]
+            self.seen.extend(self.read(message.body))
+        mine = [item for item in self.seen if self.key_of(item) == key]
+        self.seen = [item for item in self.seen if self.key_of(item) != key]
         return mine
 
-    def wait_for(self, key: str, timeout: float = 15.0) -> list[ObjectCreated]:
-        """The notifications for ``key``, once at least one has arrived."""
+    def wait_for(self, key: object, timeout: float = 15.0) -> list[T]:
+        """The messages for ``key``, once at least one has arrived."""
         deadline = time.monotonic() + timeout
-        while not (events := self.taken(key)):
+        while not (items := self.taken(key)):
             if time.monotonic() > deadline:
-                raise AssertionError(f"no notification for {key!r} after {timeout} s")
+                raise AssertionError(f"nothing for {key!r} after {timeout} s")
             time.sleep(0.1)
-        return events
+        return items
+
+
+# Notifications (MinIO's, or the ingest messages the API queues), by object key.
+EventTap = Tap[ObjectCreated]
+# Job messages, by image id.
+JobTap = Tap[JobMessage]
+
+
+def _event_key(event: ObjectCreated) -> str:
+    return event.key
 
 
 @pytest.fixture
-def ingest_tap(settings: Settings) -> Iterator[Tap]:
+def ingest_tap(settings: Settings) -> Iterator[EventTap]:
     """What the API (or the reconciler) queued for ingest; MinIO's events go elsewhere."""
     with Connection(settings.amqp_url) as connection:
-        yield Tap(connection, Topology.from_settings(settings).jobs, INGEST_KEY)
+        yield Tap(connection, Topology.from_settings(settings).jobs, INGEST_KEY, parse, _event_key)
 
 
 @pytest.fixture
-def storage_event_tap(settings: Settings) -> Iterator[Tap]:
+def storage_event_tap(settings: Settings) -> Iterator[EventTap]:
     """MinIO's own bucket notifications (every bucket's: filter by key)."""
     with Connection(settings.amqp_url) as connection:
-        yield Tap(connection, Topology.from_settings(settings).events, "")
+        yield Tap(connection, Topology.from_settings(settings).events, "", parse, _event_key)
+
+
+@pytest.fixture
+def job_taps(settings: Settings) -> Iterator[dict[JobType, JobTap]]:
+    """The thumbnail and variant job messages published, by job type, then image id."""
+    with Connection(settings.amqp_url) as connection:
+        exchange = Topology.from_settings(settings).jobs
+        yield {
+            job_type: Tap(
+                connection,
+                exchange,
+                routing_key(job_type),
+                lambda body: [JobMessage.from_body(body)],
+                lambda job: job.image_id,
+            )
+            for job_type in JobType
+        }
 
 
 class Uploader:

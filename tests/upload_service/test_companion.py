@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from glowworm.settings import Settings
-from tests.conftest import CORPUS, Tap, Uploader
+from tests.conftest import CORPUS, EventTap, Uploader
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def _multipart_body() -> bytes:
 
 
 def test_multipart_create_sign_list_complete_lands_and_is_processed(
-    uploader: Uploader, make_token: Any, settings: Settings, processors: Any, ingest_tap: Tap
+    uploader: Uploader, make_token: Any, settings: Settings, processors: Any, ingest_tap: EventTap
 ) -> None:
     client, headers = uploader.client, make_token()
     data = _multipart_body()

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from glowworm.sizes import ALL_SIZES
-from tests.conftest import CORPUS, ApiServer, Tap, Uploader
+from glowworm.sizes import ALL_SIZES, JobType
+from tests.conftest import CORPUS, ApiServer, EventTap, JobTap, Uploader
 from upload_service.settings import UploadSettings
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def test_complete_after_the_put_queues_the_ingest_and_thumbnails_follow(
     s3: S3Client,
     settings: UploadSettings,
     processors: Any,
-    ingest_tap: Tap,
+    ingest_tap: EventTap,
 ) -> None:
     headers = make_token()
     data = (CORPUS / "orientation-landscape-5.jpg").read_bytes()
@@ -126,7 +126,7 @@ def test_complete_before_the_put_is_refused_and_the_storage_event_still_processe
     s3: S3Client,
     settings: UploadSettings,
     processors: Any,
-    ingest_tap: Tap,
+    ingest_tap: EventTap,
 ) -> None:
     headers = make_token()
     data = (CORPUS / "orientation-portrait-5.jpg").read_bytes()
@@ -152,8 +152,9 @@ def test_complete_twice_and_the_storage_event_give_one_set_of_jobs_and_derivativ
     s3: S3Client,
     settings: UploadSettings,
     processors: Any,
-    ingest_tap: Tap,
-    storage_event_tap: Tap,
+    ingest_tap: EventTap,
+    storage_event_tap: EventTap,
+    job_taps: dict[JobType, JobTap],
 ) -> None:
     headers = make_token()
     data = (CORPUS / "pillow-progressive.jpg").read_bytes()
@@ -176,10 +177,13 @@ def test_complete_twice_and_the_storage_event_give_one_set_of_jobs_and_derivativ
     ).json()
     assert after == first
     _assert_one_set_of_work(uploader, s3, headers, body, settings.derivatives_bucket)
+    # Three announcements, one message per job: a repeat queues nothing again.
+    for job_type, tap in job_taps.items():
+        assert len(tap.taken(body["id"])) == 1, job_type
 
 
 def test_only_the_owner_may_complete_an_upload(
-    uploader: Uploader, make_token: Any, ingest_tap: Tap
+    uploader: Uploader, make_token: Any, ingest_tap: EventTap
 ) -> None:
     alice, bob, admin = make_token(), make_token(), make_token(admin=True)
     data = (CORPUS / "pillow-gray.jpg").read_bytes()
