@@ -22,7 +22,7 @@ from sqlalchemy import Connection, insert, select
 from glowworm.models import Image, Status
 from glowworm.storage import MISSING_OBJECT_CODES, clean_filename, original_key
 from upload_service.broker import BrokerUnavailable
-from upload_service.deps import CallerDep, ResourcesDep, SessionDep, UserDep, utcnow
+from upload_service.deps import CallerDep, ResourcesDep, utcnow
 from upload_service.resources import Resources
 from upload_service.schemas import (
     IMAGE_CONTENT_TYPES,
@@ -173,15 +173,15 @@ async def create_upload(
     )
 
 
-def _stored_version(resources: Resources, image: Image) -> tuple[str, int]:
-    """ETag and size of the object under the image's key; 409 if none is there yet."""
+def _stored_version(resources: Resources, bucket: str, key: str) -> tuple[str, int]:
+    """ETag and size of the object under ``key``; 409 if none is there yet."""
     try:
-        head = resources.s3.head_object(Bucket=image.bucket, Key=image.key)
+        head = resources.s3.head_object(Bucket=bucket, Key=key)
     except ClientError as e:
         if str(e.response.get("Error", {}).get("Code")) in MISSING_OBJECT_CODES:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
-                f"no object at {image.key!r} yet: PUT the file to the upload URL first",
+                f"no object at {key!r} yet: PUT the file to the upload URL first",
             ) from e
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"the object store refused: {e}") from e
     except BotoCoreError as e:
@@ -203,8 +203,7 @@ def _stored_version(resources: Resources, image: Image) -> tuple[str, int]:
 )
 def complete_upload(
     image_id: int,
-    user: UserDep,
-    session: SessionDep,
+    caller: CallerDep,
     resources: ResourcesDep,
     response: Response,
 ) -> UploadCompleted:
@@ -213,15 +212,20 @@ def complete_upload(
     Only the owner may call it (others get 404). Calling it again, or after MinIO's
     event was processed, queues nothing and answers 200.
     """
-    image = session.get(Image, image_id)
-    if image is None or image.owner_id != user.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
-    etag, size = _stored_version(resources, image)
-    if image.etag == etag:
+    # Read the row and let the connection go: the HEAD and the publish after it can
+    # take seconds when a store is slow, and must not hold a pooled connection.
+    with resources.sessions() as session:
+        image = session.get(Image, image_id)
+        if image is None or image.owner_id != caller.id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
+        bucket, key, registered_etag = image.bucket, image.key, image.etag
+        summary = status_summary(image)
+    etag, size = _stored_version(resources, bucket, key)
+    if registered_etag == etag:
         response.status_code = status.HTTP_200_OK
-        return UploadCompleted(id=image.id, etag=etag, queued=False, data=status_summary(image))
+        return UploadCompleted(id=image_id, etag=etag, queued=False, data=summary)
     try:
-        resources.broker.publish_ingest(image.bucket, image.key, etag, size)
+        resources.broker.publish_ingest(bucket, key, etag, size)
     except BrokerUnavailable as e:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -229,4 +233,4 @@ def complete_upload(
             "own notification of this upload still starts it (MinIO keeps the notification "
             "until the broker takes it)",
         ) from e
-    return UploadCompleted(id=image.id, etag=etag, queued=True, data=status_summary(image))
+    return UploadCompleted(id=image_id, etag=etag, queued=True, data=summary)
