@@ -158,6 +158,17 @@ def run(images: int, idle_uploads: int, limit_images: int) -> None:
         f"{per_image['processors']:.2f}, services {services:.2f}, API {per_image['API']:.2f}); "
         f"imaging only (processor-shaped) {imaging_cpu:.2f}: ratio {imaging_cpu / pipeline_cpu:.2f}"
     )
+    # What the target asks of the processors: the stores and the API they cannot do
+    # without share the same CPUs, so even a processor that did nothing but the imaging
+    # would reach only this share of the imaging-only limit.
+    needed = services + per_image["API"]
+    ceiling = imaging_cpu / (imaging_cpu + needed)
+    print(
+        f"ceiling: the services and the API take {needed:.2f} CPU s per image, so processors "
+        f"spending nothing beyond the imaging would reach {ceiling:.0%} "
+        f"of the limit; the processors' own overhead is "
+        f"{per_image['processors'] - imaging_cpu:.2f} CPU s per image"
+    )
     print(
         f"with all {cpus} CPUs to themselves: the pipeline could do about "
         f"{cpus * 60 / pipeline_cpu:.0f} images/min, the imaging alone about "
