@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from glowworm.job_messages import JobMessage
 from glowworm.models import Image, ProcessingJob, Status, User
@@ -82,7 +82,11 @@ def _message(job: ProcessingJob) -> JobMessage:
 
 def _find_or_register(session: Session, event: ObjectCreated, ctx: Context) -> Image:
     """The image row for bucket/key, locked; made (race-safely) for objects the API never saw."""
-    query = select(Image).where(Image.bucket == event.bucket, Image.key == event.key)
+    query = (
+        select(Image)
+        .where(Image.bucket == event.bucket, Image.key == event.key)
+        .options(lazyload(Image.derivatives))  # ingest never reads them
+    )
     image = session.scalars(query.with_for_update()).one_or_none()
     if image is not None:
         return image
