@@ -8,10 +8,11 @@ uploads happen to arrive.
 To get exactly "N images waiting for their variants", the run takes the variants queue
 off the jobs exchange for a while and binds a holding queue of its own in its place:
 N uploads get their thumbnails and their variant jobs pile up in the holding queue;
-then the variants queue is bound again and the held jobs are moved into it. Then,
-while the backlog is worked off, new uploads are made one at a time, and the time
-from each PUT's answer to its thumbnails' commit is compared with the same on idle
-processors, measured in the same run. It never passes or fails on timing.
+then the variants queue is bound again and each held job is moved into it once (the
+priority test's way: tests/held_variants.py). Then, while the backlog is worked off,
+new uploads are made one at a time, and the time from each PUT's answer to its
+thumbnails' commit is compared with the same on idle processors, measured in the same
+run. It never passes or fails on timing.
 """
 
 from __future__ import annotations
@@ -19,19 +20,17 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
-from kombu import Connection, Producer, Queue
+from kombu import Connection
 
 from bench import latency
 from bench.figures import job_durations, percentile, target
 from bench.load import measured
 from bench.photos import Photos
 from bench.sandbox import Sandbox
-from glowworm.sizes import JobType
-from glowworm.topology import routing_key
+from tests.held_variants import variants_held
 
 PROCESSORS = 2
 UPLOAD_THREADS = 4
@@ -39,46 +38,6 @@ BASE_PHOTOS = 6
 # Targets of issue 5: thumbnails p95 on an idle system, and with the backlog.
 IDLE_THUMBNAIL_P95_S = 1.0
 BACKLOG_THUMBNAIL_P95_S = 2.0
-
-
-@contextmanager
-def variants_held(box: Sandbox) -> Iterator[Callable[[], int]]:
-    """Variant jobs published inside the block wait in a holding queue; moved on exit.
-
-    Yields a function that counts the held jobs. Must be entered after the processors
-    started: a processor declares its queues, bindings included, when it starts.
-    """
-    topology = box.topology
-    key = routing_key(JobType.VARIANT)
-    with Connection(box.settings.amqp_url, connect_timeout=10) as connection:
-        channel = connection.default_channel
-        held = Queue(
-            f"{box.settings.queue_prefix}.bench-held-variants",
-            exchange=topology.jobs,
-            routing_key=key,
-            durable=True,
-        )(channel)
-        held.declare()
-        variants = topology.variants(channel)
-        variants.unbind_from(topology.jobs, routing_key=key)
-        try:
-            yield lambda: int(held.queue_declare(passive=True).message_count)
-        finally:
-            variants.bind_to(topology.jobs, routing_key=key)
-            held.unbind_from(topology.jobs, routing_key=key)
-            producer = Producer(channel)
-            while (message := held.get(no_ack=False)) is not None:
-                producer.publish(
-                    message.body,
-                    exchange=topology.jobs,
-                    routing_key=key,
-                    headers=message.headers,
-                    content_type=message.content_type,
-                    content_encoding=message.content_encoding,
-                    delivery_mode=2,
-                )
-                message.ack()
-            held.delete()
 
 
 def variants_waiting(box: Sandbox) -> int:
@@ -96,11 +55,12 @@ def run(backlog: int, idle_uploads: int, probes: int) -> None:
 
             print(f"\nbuilding the backlog: {backlog} uploads, variant jobs held back")
             numbers = range(idle_uploads, idle_uploads + backlog)
-            with variants_held(box) as held:
+            with variants_held(box.settings) as held:
                 batch = [photos.unique(n) for n in numbers]
                 uploads = client.upload_many(batch, UPLOAD_THREADS)
                 box.wait_done([u.image_id for u in uploads], thumbnails_only=True, every=0.5)
-                print(f"  all {backlog} thumbnails complete; variant jobs held: {held()}")
+                print(f"  all {backlog} thumbnails complete; variant jobs held: {held.count()}")
+                held.release()
             depth = variants_waiting(box)
             print(f"  variant jobs waiting in the variants queue: {depth}")
 

@@ -4,6 +4,8 @@ Like the test suite (tests/conftest.py), a run makes its own database, two bucke
 queue prefix with ``glowworm.provision.provision``, starts real processor processes and
 a real uvicorn server with a ``GLOWWORM_*`` environment, and takes it all down after.
 Pausing processing is a row in the run's own database, so it touches nobody else.
+The service check, the scratch database and bucket removal are the suite's own
+(tests/scratch.py), so a benchmark and a test run set up and clean up the same way.
 """
 
 from __future__ import annotations
@@ -23,12 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 from kombu import Connection
 from sqlalchemy import Engine, bindparam, create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from glowworm.db import make_session_factory
@@ -37,6 +37,7 @@ from glowworm.provision import ensure_bucket, provision
 from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
 from glowworm.topology import Topology
+from tests import scratch
 from upload_service.settings import UploadSettings
 
 if TYPE_CHECKING:
@@ -51,28 +52,9 @@ class ServicesMissing(RuntimeError):
     pass
 
 
-def _reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
-        ):
-            return True
-    except OSError:
-        return False
-
-
 def check_services(settings: UploadSettings) -> None:
     """Raise ServicesMissing naming what is down; the bench never starts services itself."""
-    missing = [
-        name
-        for name, url, port in (
-            ("Postgres", settings.database_url, 5432),
-            ("RabbitMQ", settings.amqp_url, 5672),
-            ("MinIO", settings.s3_endpoint, 9000),
-        )
-        if not _reachable(url, port)
-    ]
+    missing = scratch.unreachable(settings)
     if missing:
         raise ServicesMissing(f"{', '.join(missing)} not reachable; run `make services` first")
 
@@ -108,13 +90,10 @@ class Sandbox:
         self.run_id = run_id
         self.workdir = workdir
         self.database = f"glowworm_bench_{run_id}"
-        url = make_url(base.database_url)
-        self.admin_url = url.render_as_string(hide_password=False)
+        self.admin_url = base.database_url
         self.settings = base.model_copy(
             update={
-                "database_url": url.set(database=self.database).render_as_string(
-                    hide_password=False
-                ),
+                "database_url": scratch.database_url(self.admin_url, self.database),
                 "originals_bucket": f"gwb-{run_id}-originals",
                 "derivatives_bucket": f"gwb-{run_id}-derivatives",
                 "queue_prefix": f"gwb-{run_id}",
@@ -149,10 +128,7 @@ class Sandbox:
                     print(f"logs of run {box.run_id} kept in {kept}")
 
     def _create(self) -> None:
-        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{self.database}"'))
-        admin.dispose()
+        scratch.create_database(self.admin_url, self.database)
         provision(self.settings, self.s3)
 
     def _remove(self) -> None:
@@ -167,7 +143,7 @@ class Sandbox:
         ]
         for bucket in buckets:
             try:
-                empty_and_delete(self.s3, bucket)
+                scratch.empty_and_delete(self.s3, bucket)
             except Exception as e:  # report and go on: the rest must still be removed
                 print(f"cleanup: bucket {bucket}: {e}", file=sys.stderr)
         try:
@@ -175,13 +151,10 @@ class Sandbox:
                 self.topology.delete(connection)
         except Exception as e:
             print(f"cleanup: queues of {self.settings.queue_prefix}: {e}", file=sys.stderr)
-        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         try:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+            scratch.drop_database(self.admin_url, self.database)
         except Exception as e:
             print(f"cleanup: database {self.database}: {e}", file=sys.stderr)
-        admin.dispose()
 
     def bucket(self, suffix: str) -> str:
         """Another bucket of this run (not wired to notifications), removed at the end."""
@@ -346,11 +319,3 @@ class Sandbox:
             return moment.timestamp() if moment else None
 
         return {row[0]: Finished(row[0], row[1], epoch(row[2]), epoch(row[3])) for row in rows}
-
-
-def empty_and_delete(s3: S3Client, bucket: str) -> None:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys = [obj["Key"] for obj in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys]})
-    s3.delete_bucket(Bucket=bucket)

@@ -17,15 +17,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from kombu import Connection, Exchange, Queue
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from glowworm.db import make_engine, make_session_factory
 from glowworm.job_messages import JobMessage
@@ -36,6 +32,7 @@ from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
 from glowworm.topology import INGEST_KEY, Topology, routing_key
 from processor.notifications import ObjectCreated, parse
+from tests import scratch
 from upload_service.app import create_app
 from upload_service.settings import UploadSettings
 
@@ -47,30 +44,11 @@ T = TypeVar("T")
 ROOT = Path(__file__).parent.parent
 
 
-def _reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
-        ):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
     """The settings `make services` wrote; the suite fails under CI if a service is down."""
     settings = Settings()
-    missing = [
-        name
-        for name, url, port in (
-            ("Postgres", settings.database_url, 5432),
-            ("RabbitMQ", settings.amqp_url, 5672),
-            ("MinIO", settings.s3_endpoint, 9000),
-        )
-        if not _reachable(url, port)
-    ]
+    missing = scratch.unreachable(settings)
     if missing:
         message = f"{', '.join(missing)} not reachable; run `make services` (or `make test`)"
         if os.environ.get("CI") == "true":
@@ -87,14 +65,10 @@ def run_id() -> str:
 @pytest.fixture(scope="session")
 def settings(base_settings: Settings, run_id: str) -> Iterator[UploadSettings]:
     """A database, two buckets and a queue prefix of this test session's own."""
-    url = make_url(base_settings.database_url)
     database = f"glowworm_test_{run_id}"
-    # No pool: the fault tests restart Postgres, and a pooled connection would be dead.
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    scratch.create_database(base_settings.database_url, database)
     test_settings = UploadSettings(
-        database_url=url.set(database=database).render_as_string(hide_password=False),
+        database_url=scratch.database_url(base_settings.database_url, database),
         originals_bucket=f"gwt-{run_id}-originals",
         derivatives_bucket=f"gwt-{run_id}-derivatives",
         queue_prefix=f"gwt-{run_id}",
@@ -103,20 +77,10 @@ def settings(base_settings: Settings, run_id: str) -> Iterator[UploadSettings]:
     provision(test_settings, s3)
     yield test_settings
     for bucket in (test_settings.originals_bucket, test_settings.derivatives_bucket):
-        empty_and_delete(s3, bucket)
+        scratch.empty_and_delete(s3, bucket)
     with Connection(test_settings.amqp_url) as connection:
         Topology.from_settings(test_settings).delete(connection)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def empty_and_delete(s3: S3Client, bucket: str) -> None:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys = [obj["Key"] for obj in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys]})
-    s3.delete_bucket(Bucket=bucket)
+    scratch.drop_database(base_settings.database_url, database)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from kombu import Connection
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
@@ -23,7 +22,7 @@ from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
 from glowworm.sizes import ALL_SIZES
 from tests.conftest import CORPUS, Uploader
 from tests.fault.conftest import Pipeline, services, unique_jpeg, wait_until
-from tests.integration.test_pipeline import minio_event
+from tests.integration.test_pipeline import minio_event, publish_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -221,16 +220,7 @@ def test_every_event_three_times_shuffled_gives_one_result_each(pipeline: Pipeli
         etag = pipeline.s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
         events += [minio_event(bucket, key, etag, len(data))] * 3
     random.shuffle(events)
-    with Connection(settings.amqp_url) as connection:
-        producer = connection.Producer()
-        for event in events:
-            producer.publish(
-                event,
-                exchange=settings.events_exchange,
-                routing_key="",
-                content_type="application/json",
-                content_encoding="utf-8",
-            )
+    publish_events(settings, events)
     counts = settle(pipeline, 20, timeout=90)
     time.sleep(3)  # let the duplicates that are still queued arrive and be ignored
     report = audit(pipeline)

@@ -11,6 +11,7 @@ import json
 import mimetypes
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -264,17 +265,7 @@ def test_same_notification_twice_gives_one_set_of_jobs_and_derivatives(
     assert first["processing_status"] == "complete"
     etag = s3.head_object(Bucket=settings.originals_bucket, Key=body["key"])["ETag"].strip('"')
     event = minio_event(settings.originals_bucket, body["key"], etag, len(data))
-    with Connection(settings.amqp_url) as connection:
-        producer = connection.Producer()
-        for _ in range(2):
-            producer.publish(
-                event,
-                exchange=settings.events_exchange,
-                routing_key="",
-                content_type="application/json",
-                content_encoding="utf-8",
-                delivery_mode=2,
-            )
+    publish_events(settings, [event] * 2)
     time.sleep(3)
     again = uploader.client.get(
         f"/api/images/{body['id']}/processing-status", headers=headers
@@ -313,6 +304,21 @@ def minio_event(bucket: str, key: str, etag: str, size: int) -> str:
             ],
         }
     )
+
+
+def publish_events(settings: Settings, events: Iterable[str]) -> None:
+    """Publish notifications to the events exchange as MinIO does, in the order given."""
+    with Connection(settings.amqp_url) as connection:
+        producer = connection.Producer()
+        for event in events:
+            producer.publish(
+                event,
+                exchange=settings.events_exchange,
+                routing_key="",
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+            )
 
 
 def test_same_bytes_again_are_marked_duplicate_and_reuse_derivatives(

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
-from kombu import Connection, Message, Producer, Queue
 from PIL import Image
 
-from glowworm.job_messages import JobMessage
 from glowworm.settings import Settings
 from glowworm.sizes import JobType
-from glowworm.topology import Topology, routing_key
 from tests.conftest import Uploader
+from tests.held_variants import variants_held
 
 pytestmark = pytest.mark.integration
 
@@ -45,74 +42,6 @@ def _photo(n: int) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
-
-
-class HeldVariants:
-    """Variant jobs kept in a holding queue instead of the variants queue.
-
-    Delivery is at least once, so a job's message can come twice (a repeated bucket
-    event, a redelivered thumbnail job); the jobs are collected by id as they come.
-    """
-
-    def __init__(self, channel: Any, topology: Topology, held: Queue) -> None:
-        self.channel = channel
-        self.topology = topology
-        self.held = held
-        self.jobs: dict[int, Message] = {}
-
-    def count(self) -> int:
-        """Distinct variant jobs held so far."""
-        while (message := self.held.get(no_ack=True)) is not None:
-            self.jobs[JobMessage.from_body(message.body).job_id] = message
-        return len(self.jobs)
-
-    def release(self) -> int:
-        """Put each held job once into the variants queue, bound again; how many.
-
-        Call it while processing is paused, so the whole backlog is in place at once.
-        """
-        key = routing_key(JobType.VARIANT)
-        self.held.unbind_from(self.topology.jobs, routing_key=key)
-        self.topology.variants(self.channel).bind_to(self.topology.jobs, routing_key=key)
-        self.count()  # any that came since the last look
-        producer = Producer(self.channel)
-        for message in self.jobs.values():
-            producer.publish(
-                message.body,
-                exchange=self.topology.jobs,
-                routing_key=key,
-                headers=message.headers,
-                content_type=message.content_type,
-                content_encoding=message.content_encoding,
-                delivery_mode=2,
-            )
-        return len(self.jobs)
-
-
-@contextmanager
-def _variants_held(settings: Settings) -> Iterator[HeldVariants]:
-    """Variant jobs published inside the block wait in a holding queue (see HeldVariants).
-
-    Must be entered after the processors started: each declares the variants queue's
-    binding when it starts. The binding is back and the holding queue gone on exit.
-    """
-    topology = Topology.from_settings(settings)
-    key = routing_key(JobType.VARIANT)
-    with Connection(settings.amqp_url, connect_timeout=10) as connection:
-        channel = connection.default_channel
-        held = Queue(
-            f"{settings.queue_prefix}.test-held-variants",
-            exchange=topology.jobs,
-            routing_key=key,
-            durable=True,
-        )(channel)
-        held.declare()
-        topology.variants(channel).unbind_from(topology.jobs, routing_key=key)
-        try:
-            yield HeldVariants(channel, topology, held)
-        finally:
-            topology.variants(channel).bind_to(topology.jobs, routing_key=key)
-            held.delete()
 
 
 def _until(
@@ -155,7 +84,7 @@ def test_new_thumbnails_start_before_a_variant_backlog_is_worked_off(
         "both processors consuming",
         lambda: _queue(uploader, admin, "variants")["consumers"] == PROCESSORS,
     )
-    with _variants_held(settings) as held:
+    with variants_held(settings) as held:
         backlog = [
             uploader.upload(headers, _photo(n), f"backlog-{n}.jpg")["id"] for n in range(BACKLOG)
         ]

@@ -9,27 +9,23 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 
 from glowworm.models import Base
 from glowworm.provision import alembic_config
 from glowworm.settings import Settings
+from tests.scratch import create_database, database_url, drop_database
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def empty_database(base_settings: Settings) -> Iterator[str]:
-    url = make_url(base_settings.database_url)
     name = f"glowworm_migrations_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    create_database(base_settings.database_url, name)
+    yield database_url(base_settings.database_url, name)
+    drop_database(base_settings.database_url, name)
 
 
 def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(empty_database: str) -> None:

@@ -15,7 +15,8 @@ from processor.context import Context
 from processor.ingest import ingest
 from processor.notifications import ObjectCreated
 from processor.settings import ProcessorSettings
-from tests.conftest import CORPUS, empty_and_delete
+from tests.conftest import CORPUS
+from tests.scratch import empty_and_delete
 from upload_service.settings import UploadSettings
 
 if TYPE_CHECKING:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 import pytest
@@ -34,6 +35,30 @@ def _announce(uploader: Uploader, headers: dict[str, str], data: bytes, name: st
     )
     assert answer.status_code == 201, answer.text
     return answer.json()
+
+
+class Announced(NamedTuple):
+    """A new user's upload, announced: their headers, the file's bytes, the API's answer."""
+
+    headers: dict[str, str]
+    data: bytes
+    body: Any
+
+
+# The `announce` fixture: (corpus file, filename) -> Announced.
+Announce = Callable[[str, str], Announced]
+
+
+@pytest.fixture
+def announce(uploader: Uploader, make_token: Any) -> Announce:
+    """Factory: a fresh user announces a corpus file under a name; the PUT is not sent."""
+
+    def announce(corpus_file: str, filename: str) -> Announced:
+        headers = make_token()
+        data = (CORPUS / corpus_file).read_bytes()
+        return Announced(headers, data, _announce(uploader, headers, data, filename))
+
+    return announce
 
 
 def _put(uploader: Uploader, body: Any, data: bytes) -> None:
@@ -71,15 +96,13 @@ def _assert_one_set_of_work(
 
 def test_complete_after_the_put_queues_the_ingest_and_thumbnails_follow(
     uploader: Uploader,
-    make_token: Any,
+    announce: Announce,
     s3: S3Client,
     settings: UploadSettings,
     processors: Any,
     ingest_tap: EventTap,
 ) -> None:
-    headers = make_token()
-    data = (CORPUS / "orientation-landscape-5.jpg").read_bytes()
-    body = _announce(uploader, headers, data, "beach.jpg")
+    headers, data, body = announce("orientation-landscape-5.jpg", "beach.jpg")
     _put(uploader, body, data)
 
     answer = _complete(uploader.client, headers, body["id"])
@@ -122,15 +145,13 @@ def test_complete_after_the_put_queues_the_ingest_and_thumbnails_follow(
 
 def test_complete_before_the_put_is_refused_and_the_storage_event_still_processes_it(
     uploader: Uploader,
-    make_token: Any,
+    announce: Announce,
     s3: S3Client,
     settings: UploadSettings,
     processors: Any,
     ingest_tap: EventTap,
 ) -> None:
-    headers = make_token()
-    data = (CORPUS / "orientation-portrait-5.jpg").read_bytes()
-    body = _announce(uploader, headers, data, "early.jpg")
+    headers, data, body = announce("orientation-portrait-5.jpg", "early.jpg")
 
     early = _complete(uploader.client, headers, body["id"])
     assert early.status_code == 409, early.text
@@ -148,7 +169,7 @@ def test_complete_before_the_put_is_refused_and_the_storage_event_still_processe
 
 def test_complete_twice_and_the_storage_event_give_one_set_of_jobs_and_derivatives(
     uploader: Uploader,
-    make_token: Any,
+    announce: Announce,
     s3: S3Client,
     settings: UploadSettings,
     processors: Any,
@@ -156,9 +177,7 @@ def test_complete_twice_and_the_storage_event_give_one_set_of_jobs_and_derivativ
     storage_event_tap: EventTap,
     job_taps: dict[JobType, JobTap],
 ) -> None:
-    headers = make_token()
-    data = (CORPUS / "pillow-progressive.jpg").read_bytes()
-    body = _announce(uploader, headers, data, "twice.jpg")
+    headers, data, body = announce("pillow-progressive.jpg", "twice.jpg")
     _put(uploader, body, data)
 
     codes = [_complete(uploader.client, headers, body["id"]).status_code for _ in range(2)]
