@@ -46,11 +46,13 @@ class HeldVariants:
         """Put each held job once into the variants queue, bound again; how many.
 
         Call it while processing is paused to have the whole backlog in place at once.
-        A variant job published in the instant between the unbind and the bind goes nowhere.
+        The variants queue is bound before the holding queue is unbound, so no job
+        published meanwhile goes nowhere; one published in that instant arrives twice,
+        and its second claim finds it done.
         """
         key = routing_key(JobType.VARIANT)
-        self.held.unbind_from(self.topology.jobs, routing_key=key)
         self.topology.variants(self.channel).bind_to(self.topology.jobs, routing_key=key)
+        self.held.unbind_from(self.topology.jobs, routing_key=key)
         self.count()  # any that came since the last look
         producer = Producer(self.channel)
         for message in self.jobs.values():
