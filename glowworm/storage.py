@@ -54,10 +54,19 @@ def make_s3_client(settings: Settings, *, public: bool = False) -> S3Client:
 def make_minio_client(settings: Settings) -> Minio:
     """A MinIO client for ``s3_endpoint``, with the same timeouts and retries as boto3's."""
     url = urllib3.util.parse_url(settings.s3_endpoint)
+    if url.path not in (None, "", "/"):
+        raise ValueError(f"s3_endpoint {settings.s3_endpoint!r}: MinIO's client takes no path")
     http = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=5, read=30),
         maxsize=4,
-        retries=urllib3.Retry(total=1, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        # One retry of a 5xx, then the answer itself (raise_on_status=False), so the
+        # caller sees what the store said rather than "no answer".
+        retries=urllib3.Retry(
+            total=1,
+            backoff_factor=0.2,
+            status_forcelist=[500, 502, 503, 504],
+            raise_on_status=False,
+        ),
     )
     return Minio(
         url.netloc or "",

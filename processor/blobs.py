@@ -85,9 +85,12 @@ def write(store: Minio, bucket: str, key: str, data: bytes, content_type: str) -
 
 def listing(store: Minio, bucket: str, prefix: str = "") -> Iterator[tuple[str, str, int]]:
     """Key, ETag and size of every object under ``prefix``, in key order, paged by the store."""
-    for obj in store.list_objects(bucket, prefix=prefix or None, recursive=True):
-        if obj.object_name is not None and not obj.is_dir:
-            yield obj.object_name, (obj.etag or "").strip('"'), obj.size or 0
+    try:
+        for obj in store.list_objects(bucket, prefix=prefix or None, recursive=True):
+            if obj.object_name is not None and not obj.is_dir:
+                yield obj.object_name, (obj.etag or "").strip('"'), obj.size or 0
+    except _ERRORS as e:
+        raise _translate(e, f"listing s3://{bucket}/{prefix}", reading=False) from e
 
 
 def check_bucket(store: Minio, bucket: str) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from minio import Minio
@@ -28,36 +31,48 @@ def endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
+def bucket(endpoint: str) -> str:
+    """A bucket of the test's own."""
+    name = f"originals-{uuid.uuid4().hex[:8]}"
+    make_s3_client(_settings(endpoint)).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
 def store(endpoint: str) -> Minio:
-    s3 = make_s3_client(_settings(endpoint))
-    s3.create_bucket(Bucket="originals")
     return make_minio_client(_settings(endpoint))
 
 
-def test_read_returns_bytes_and_etag_and_head_the_size(store: Minio, endpoint: str) -> None:
+def test_read_returns_bytes_and_etag_and_head_the_size(
+    store: Minio, endpoint: str, bucket: str
+) -> None:
     s3 = make_s3_client(_settings(endpoint))
-    etag = s3.put_object(Bucket="originals", Key="a b+c.jpg", Body=b"bytes")["ETag"].strip('"')
-    assert blobs.read(store, "originals", "a b+c.jpg") == (b"bytes", etag)
-    found = blobs.head(store, "originals", "a b+c.jpg")
+    etag = s3.put_object(Bucket=bucket, Key="a b+c.jpg", Body=b"bytes")["ETag"].strip('"')
+    assert blobs.read(store, bucket, "a b+c.jpg") == (b"bytes", etag)
+    found = blobs.head(store, bucket, "a b+c.jpg")
     assert (found.size, found.etag) == (5, etag)
 
 
-def test_write_stores_bytes_and_content_type_where_listing_finds_them(store: Minio) -> None:
-    blobs.write(store, "originals", "7/small.jpg", b"jpeg", "image/jpeg")
-    blobs.write(store, "originals", "7/large.jpg", b"jpeg!", "image/jpeg")
-    assert blobs.head(store, "originals", "7/small.jpg").content_type == "image/jpeg"
-    assert [(key, size) for key, _, size in blobs.listing(store, "originals", "7/")] == [
-        ("7/large.jpg", 5),
+def test_write_stores_bytes_and_content_type_where_listing_finds_them(
+    store: Minio, bucket: str
+) -> None:
+    blobs.write(store, bucket, "7/small.jpg", b"jpeg", "image/jpeg")
+    blobs.write(store, bucket, "7/a b+c.jpg", b"jpeg!", "image/jpeg")
+    blobs.write(store, bucket, "8/other.jpg", b"x", "image/jpeg")
+    assert blobs.head(store, bucket, "7/small.jpg").content_type == "image/jpeg"
+    assert [(key, size) for key, _, size in blobs.listing(store, bucket, "7/")] == [
+        ("7/a b+c.jpg", 5),
         ("7/small.jpg", 4),
     ]
+    assert len(list(blobs.listing(store, bucket))) == 3
 
 
-def test_a_missing_object_is_permanent_to_read_and_to_head(store: Minio) -> None:
+def test_a_missing_object_is_permanent_to_read_and_to_head(store: Minio, bucket: str) -> None:
     with pytest.raises(PermanentError, match="no longer exists") as caught:
-        blobs.read(store, "originals", "gone.jpg")
+        blobs.read(store, bucket, "gone.jpg")
     assert caught.value.kind is FailureKind.NOT_FOUND
     with pytest.raises(PermanentError, match="no longer exists"):
-        blobs.head(store, "originals", "gone.jpg")
+        blobs.head(store, bucket, "gone.jpg")
 
 
 def test_an_unreachable_store_is_unavailable_and_a_missing_bucket_on_write_is_transient(
@@ -67,7 +82,49 @@ def test_an_unreachable_store_is_unavailable_and_a_missing_bucket_on_write_is_tr
     with pytest.raises(DependencyUnavailable, match="unreachable") as caught:
         blobs.write(nobody, "derivatives", "1/small.jpg", b"x", "image/jpeg")
     assert caught.value.kind is FailureKind.STORAGE
+    with pytest.raises(DependencyUnavailable, match="unreachable"):
+        list(blobs.listing(nobody, "originals"))
     # The store answers, so this is the job's attempt failing, not an outage.
     with pytest.raises(TransientError, match="NoSuchBucket") as answered:
         blobs.write(store, "no-such-bucket", "1/small.jpg", b"x", "image/jpeg")
     assert not isinstance(answered.value, DependencyUnavailable)
+
+
+class _SlowDown(BaseHTTPRequestHandler):
+    """A store that answers every request 503 SlowDown, as S3 does when overloaded."""
+
+    calls = 0
+
+    def _answer(self) -> None:
+        type(self).calls += 1
+        body = b"<Error><Code>SlowDown</Code><Message>Please reduce your rate</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = _answer  # noqa: N815 - the names http.server calls
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_store_answering_503_is_a_failed_attempt_after_one_retry_not_an_outage() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowDown)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        slow = make_minio_client(_settings(f"http://127.0.0.1:{server.server_port}"))
+        with pytest.raises(TransientError, match="SlowDown") as caught:
+            blobs.read(slow, "originals", "a.jpg")
+        assert not isinstance(caught.value, DependencyUnavailable)
+        assert _SlowDown.calls == 2  # the request and its one retry
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_endpoint_with_a_path_is_refused_rather_than_cut() -> None:
+    with pytest.raises(ValueError, match="takes no path"):
+        make_minio_client(_settings("http://minio.example/s3"))
