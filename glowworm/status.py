@@ -39,7 +39,10 @@ def reset_jobs(image: Image, now: datetime, *, redo_all: bool = False) -> list[P
         job.status = Status.PENDING
         job.attempts = 0
         job.error_kind = job.error_message = None
-        job.lease_expires_at = job.next_attempt_at = job.completed_at = None
+        job.lease_expires_at = job.completed_at = None
+        # Due now: the reconciler counts a pending job as stuck from here, not from its
+        # last start, which for a job redone long after it finished is long past.
+        job.next_attempt_at = now
     image.processing_error = None
     if redo_all:
         image.processing_completed_at = None

@@ -44,6 +44,17 @@ log = structlog.get_logger(__name__)
 RETRIES_HEADER = "x-glowworm-retries"
 # After this many such returns the message is dead-lettered for a person to look at.
 MAX_REDELIVERIES = 30
+# Set on every copy a worker sends back through a delay queue: the copy is the same
+# message handed out again, although the broker delivers it as new.
+AGAIN_HEADER = "x-glowworm-again"
+
+
+def handed_out_before(delivery_info: dict[str, Any], headers: dict[str, Any] | None) -> bool:
+    """True when this message was handed to a worker before: redelivered by the broker,
+    sent back by a worker, or dead-lettered (``x-death``: a person moved it back from the
+    dead-letter queue). Its work may be committed and not yet published."""
+    headers = headers or {}
+    return bool(delivery_info.get("redelivered")) or AGAIN_HEADER in headers or "x-death" in headers
 
 
 class Worker(ConsumerProducerMixin):  # type: ignore[misc]
@@ -173,11 +184,9 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
             message.reject(requeue=False)
             return
         try:
-            redelivered = bool(message.delivery_info.get("redelivered"))
+            again = handed_out_before(message.delivery_info, message.headers)
             follow_ups = [
-                m
-                for event in events
-                if (m := ingest(event, self.ctx, redelivered=redelivered)) is not None
+                m for event in events if (m := ingest(event, self.ctx, again=again)) is not None
             ]
         except TransientError as e:
             self._send_back(message, INGEST_KEY, e)
@@ -270,4 +279,4 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
         delays = self._delays or BrokerDelays(
             self.producer, self.topology, self.ctx.settings.retry_delays
         )
-        delays.delay(body, key, delay, headers)
+        delays.delay(body, key, delay, {**headers, AGAIN_HEADER: 1})

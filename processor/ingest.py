@@ -28,11 +28,11 @@ from processor.notifications import ObjectCreated
 log = structlog.get_logger(__name__)
 
 
-def ingest(event: ObjectCreated, ctx: Context, *, redelivered: bool = False) -> JobMessage | None:
+def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> JobMessage | None:
     """Register the object and its jobs; the thumbnail job to publish, if one is due.
 
-    ``redelivered``: the broker handed this message out before, so its thumbnail job
-    may have been registered without being published.
+    ``again``: this message was handed to a worker before (redelivered, or sent back
+    through a delay queue), so its thumbnail job may be registered and not published.
     Raises ``TransientError`` when storage or the database cannot be reached.
     """
     if event.bucket != ctx.settings.originals_bucket:
@@ -52,7 +52,7 @@ def ingest(event: ObjectCreated, ctx: Context, *, redelivered: bool = False) -> 
             # Every upload is announced twice (the API's complete call, then MinIO's
             # event), so a repeat is the rule, and its job is already queued. Only this
             # same message, handed out again, may follow a publish that never happened.
-            if redelivered and thumbnail.status is Status.PENDING:
+            if again and thumbnail.status is Status.PENDING:
                 return _message(thumbnail)
             return None
         now = datetime.now(UTC)
@@ -68,7 +68,8 @@ def ingest(event: ObjectCreated, ctx: Context, *, redelivered: bool = False) -> 
             job.attempts = 0
             job.max_attempts = ctx.settings.max_attempts
             job.error_kind = job.error_message = None
-            job.lease_expires_at = job.next_attempt_at = job.started_at = job.completed_at = None
+            job.lease_expires_at = job.started_at = job.completed_at = None
+            job.next_attempt_at = now  # due now (see glowworm.status.reset_jobs)
         sync_image_status(image, now)
         session.flush()
         ctx.outbox.append(event_for(image, StatusEventType.UPLOADED))

@@ -124,6 +124,11 @@ def reconcile(
                         verify_objects and _missing_objects(ctx.s3, image)
                     ):
                         continue
+                    # Lock it as every writer of its jobs does, and look again: a new
+                    # version may have come in since the page was read.
+                    session.refresh(image, with_for_update=True)
+                    if image.processing_status is not Status.COMPLETE:
+                        continue
                     first = reset_jobs(image, now, redo_all=True)[0]
                     to_publish.append(JobMessage(first.id, image.id, first.job_type, first.etag))
                     report.redone += 1

@@ -1,0 +1,89 @@
+"""The reconciler on the real Postgres, RabbitMQ and MinIO: a complete image whose
+derivatives went missing is made again, and only once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from kombu import Connection
+from sqlalchemy import func, update
+
+from glowworm.job_messages import JobMessage
+from glowworm.models import Image, ProcessingJob, Status
+from glowworm.publishing import BrokerPublisher
+from glowworm.sizes import ALL_SIZES, JobType
+from glowworm.topology import Topology, routing_key
+from processor.context import Context
+from processor.ingest import ingest
+from processor.jobs import Finished, run_job
+from processor.reconciler import ReconcileReport, reconcile
+from tests.conftest import Tap
+from tests.processor.conftest import put_original
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.integration
+
+
+def _process(ctx: Context, job: JobMessage | None) -> None:
+    """Run a job and the jobs it leads to, as a processor would."""
+    while job is not None:
+        outcome = run_job(job, ctx)
+        assert isinstance(outcome, Finished), outcome
+        job = outcome.follow_up
+
+
+def _statuses(ctx: Context, image_id: int) -> tuple[Status, list[Status]]:
+    with ctx.sessions() as session:
+        image = session.get(Image, image_id)
+        assert image is not None
+        return image.processing_status, [job.status for job in image.jobs]
+
+
+def _reconcile(ctx: Context, connection: Connection) -> ReconcileReport:
+    publisher = BrokerPublisher(connection.Producer(), Topology.from_settings(ctx.settings))
+    return reconcile(ctx, publisher, verify_objects=True)
+
+
+def test_a_complete_image_missing_a_derivative_is_redone_once(ctx: Context, s3: S3Client) -> None:
+    first = ingest(put_original(ctx, s3, "uploads/1/r/photo.jpg"), ctx)
+    assert first is not None
+    _process(ctx, first)
+    assert _statuses(ctx, first.image_id) == (Status.COMPLETE, [Status.COMPLETE] * 2)
+    with ctx.database() as session:  # finished an hour ago, long past the stale_after
+        session.execute(
+            update(ProcessingJob)
+            .where(ProcessingJob.image_id == first.image_id)
+            .values(
+                created_at=func.now() - timedelta(hours=1),
+                started_at=func.now() - timedelta(hours=1),
+            )
+        )
+    derivatives = ctx.settings.derivatives_bucket
+    s3.delete_object(Bucket=derivatives, Key=f"{first.image_id}/{ALL_SIZES[0].name}.jpg")
+
+    topology = Topology.from_settings(ctx.settings)
+    with Connection(ctx.settings.amqp_url) as connection:
+        tap = Tap(
+            connection,
+            topology.jobs,
+            routing_key(JobType.THUMBNAIL),
+            lambda body: [JobMessage.from_body(body)],
+            lambda job: job.image_id,
+        )
+        report = _reconcile(ctx, connection)
+        assert report.redone == 1, report
+        assert _statuses(ctx, first.image_id) == (Status.PENDING, [Status.PENDING] * 2)
+        [queued] = tap.wait_for(first.image_id)
+        assert queued == first
+        # Its jobs are queued now: a second pass neither redoes nor resumes them.
+        again = _reconcile(ctx, connection)
+        assert (again.redone, again.resumed) == (0, 0), again
+
+    _process(ctx, queued)
+    assert _statuses(ctx, first.image_id) == (Status.COMPLETE, [Status.COMPLETE] * 2)
+    listed = s3.list_objects_v2(Bucket=derivatives, Prefix=f"{first.image_id}/")
+    assert len(listed.get("Contents", [])) == len(ALL_SIZES)
