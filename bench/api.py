@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.quick
         else [(1, CONNECTIONS), (2, CONNECTIONS), (4, CONNECTIONS), (2, 1)]
     )
-    run(seconds, rows, uploads=6 if args.quick else 20)
+    run(seconds, rows, uploads=6 if args.quick else 40)
     return 0
 
 
