@@ -18,6 +18,7 @@ import anyio
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.orm import lazyload
 
 from glowworm.models import Image, Status
 from glowworm.storage import MISSING_OBJECT_CODES, clean_filename, original_key
@@ -173,6 +174,11 @@ async def create_upload(
     )
 
 
+# The status summary reads only the image's own columns; its jobs and derivatives
+# would cost two more queries on every upload.
+_ROW_ONLY = (lazyload(Image.jobs), lazyload(Image.derivatives))
+
+
 def _stored_version(resources: Resources, bucket: str, key: str) -> tuple[str, int]:
     """ETag and size of the object under ``key``; 409 if none is there yet."""
     try:
@@ -215,7 +221,7 @@ def complete_upload(
     # Read the row and let the connection go: the HEAD and the publish after it can
     # take seconds when a store is slow, and must not hold a pooled connection.
     with resources.sessions() as session:
-        image = session.get(Image, image_id)
+        image = session.get(Image, image_id, options=_ROW_ONLY)
         if image is None or image.owner_id != caller.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
         bucket, key, registered_etag = image.bucket, image.key, image.etag
