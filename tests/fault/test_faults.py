@@ -186,6 +186,32 @@ def test_postgres_down_for_30s_mid_batch_fails_nothing(
     assert report["max_attempts"] == 1, "an outage must spend no attempts"
 
 
+def test_minio_down_for_30s_mid_batch_fails_nothing(
+    pipeline: Pipeline, uploader: Uploader, make_token: Any, own_services: None
+) -> None:
+    pipeline.start_processor()
+    pipeline.start_processor()
+    headers = make_token()
+    upload_batch(uploader, headers, 40)
+    time.sleep(2)  # some done, some reading originals or writing derivatives
+    services("stop", "minio")
+    down_at = time.monotonic()
+    try:
+        time.sleep(30)
+    finally:
+        services("start", "minio")
+    back_at = time.monotonic()
+    counts = settle(pipeline, 40, timeout=180)
+    report = audit(pipeline)
+    print(
+        f"\nMinIO outage: {back_at - down_at:.0f} s down, 40 images settled "
+        f"{time.monotonic() - back_at:.1f} s after it returned; {counts}; {report}"
+    )
+    assert_all_complete_once(report, 40)
+    # A store that does not answer is an outage, not a failed attempt.
+    assert report["max_attempts"] == 1, "an outage must spend no attempts"
+
+
 def test_lost_events_are_found_by_one_reconciler_pass(pipeline: Pipeline) -> None:
     pipeline.start_processor()
     bucket = pipeline.settings.originals_bucket
