@@ -18,6 +18,7 @@ from glowworm.status_events import StatusEvent
 from glowworm.storage import make_s3_client
 from glowworm.topology import Topology
 from upload_service.admission import AdmissionLimit
+from upload_service.batched_inserts import BatchedInserts
 from upload_service.broker import Broker
 from upload_service.hub import Hub
 from upload_service.presign import PutSigner
@@ -57,7 +58,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
         app.state.resources = Resources(
             settings=settings,
             sessions=make_session_factory(engine),
-            engine=engine,
+            inserts=BatchedInserts(engine),
             signer=make_s3_client(settings, public=True),
             put_signer=PutSigner(
                 settings.s3_public_endpoint,

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from anyio import CapacityLimiter
 from cachetools import TTLCache
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from glowworm.tokens import Caller
+from upload_service.batched_inserts import BatchedInserts
 from upload_service.broker import Broker
 from upload_service.hub import Hub
 from upload_service.presign import PutSigner
@@ -27,8 +27,8 @@ class Resources:
 
     settings: UploadSettings
     sessions: sessionmaker[Session]
-    # The same database without the ORM, for the upload route's single insert.
-    engine: Engine
+    # The upload route's inserts, batched across the requests in flight.
+    inserts: BatchedInserts
     # Signs URLs for the host clients reach; never used to talk to the store.
     signer: S3Client
     # The same, cheaper, for the one URL per upload the upload route signs.
@@ -41,5 +41,5 @@ class Resources:
     relay: StatusRelay
     # Token hash -> caller, for the upload route (see deps.current_caller).
     callers: TTLCache[str, Caller]
-    # Worker threads the upload route's inserts may use at once.
+    # Worker threads the upload route's duplicate checks may use at once.
     upload_threads: CapacityLimiter

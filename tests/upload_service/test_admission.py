@@ -22,15 +22,22 @@ def test_a_burst_of_presign_requests_all_succeed(
 ) -> None:
     server = api_server()
     headers = make_token()
-    body = {"filename": "burst.jpg", "content_type": "image/jpeg", "size": 1234}
 
-    def ask(_: int) -> int:
+    def ask(n: int) -> httpx.Response:
+        body = {"filename": f"burst-{n}.jpg", "content_type": "image/jpeg", "size": 1234}
         # Well under the pool's 30 s checkout timeout, which is what a deadlock runs into.
-        answer = httpx.post(f"{server.url}/api/uploads", json=body, headers=headers, timeout=20)
-        return answer.status_code
+        return httpx.post(f"{server.url}/api/uploads", json=body, headers=headers, timeout=20)
 
     with ThreadPoolExecutor(max_workers=BURST) as pool:
-        codes = list(pool.map(ask, range(BURST)))
-    assert codes == [201] * BURST
-    listed = httpx.get(f"{server.url}/api/images", headers=headers, timeout=10).json()
+        answers = list(pool.map(ask, range(BURST)))
+    assert [a.status_code for a in answers] == [201] * BURST
+    listed = httpx.get(
+        f"{server.url}/api/images", params={"limit": BURST}, headers=headers, timeout=10
+    ).json()
     assert listed["total"] == BURST
+    # The rows were inserted in batches: each answer still names its own request's row.
+    by_id = {image["id"]: image for image in listed["items"]}
+    for n, answer in enumerate(answers):
+        image = by_id[answer.json()["id"]]
+        assert (image["filename"], image["key"]) == (f"burst-{n}.jpg", answer.json()["key"])
+        assert image["key"] in answer.json()["upload"]["url"]

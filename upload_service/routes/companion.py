@@ -38,7 +38,7 @@ from upload_service.broker import BrokerUnavailable
 from upload_service.browser_auth import BrowserUserDep
 from upload_service.deps import ResourcesDep, SessionDep
 from upload_service.resources import Resources
-from upload_service.routes.uploads import checked_upload, new_image
+from upload_service.routes.uploads import checked_upload, new_image, pending_row
 from upload_service.schemas import (
     CompanionComplete,
     CompanionCompleted,
@@ -94,7 +94,10 @@ def upload_parameters(
     """A POST policy for one object, bound to the content type and the size limit."""
     settings = resources.settings
     name, content_type = checked_upload(filename, type_, None, settings.max_upload_bytes)
-    image = new_image(session.connection(), user.id, settings.originals_bucket, name, content_type)
+    image = new_image(
+        session.connection(),
+        pending_row(user.id, settings.originals_bucket, name, content_type),
+    )
     fields = {"success_action_status": "201", "Content-Type": content_type}
     post = resources.signer.generate_presigned_post(
         Bucket=image.bucket,
@@ -121,7 +124,10 @@ def create_multipart(
 ) -> CompanionMultipartCreated:
     settings = resources.settings
     name, content_type = checked_upload(body.filename, body.type, None, settings.max_upload_bytes)
-    image = new_image(session.connection(), user.id, settings.originals_bucket, name, content_type)
+    image = new_image(
+        session.connection(),
+        pending_row(user.id, settings.originals_bucket, name, content_type),
+    )
     try:
         created = resources.s3.create_multipart_upload(
             Bucket=image.bucket, Key=image.key, ContentType=content_type

@@ -11,8 +11,8 @@ finds the image registered and changes nothing.
 
 from __future__ import annotations
 
-import functools
 from datetime import timedelta
+from typing import Any
 
 import anyio
 from botocore.exceptions import BotoCoreError, ClientError
@@ -68,27 +68,20 @@ def checked_upload(
     return name, cleaned_type
 
 
-# Built once, so SQLAlchemy compiles it once; each call binds only the values.
-_INSERT_IMAGE = insert(Image).returning(Image.id)
-
-
-def new_image(
-    connection: Connection,
+def pending_row(
     owner_id: int,
     bucket: str,
     filename: str,
     content_type: str,
     size: int | None = None,
     sha256: str | None = None,
-) -> Image:
-    """The pending row of an upload about to happen, under a fresh key, with its id.
+) -> dict[str, Any]:
+    """The columns of the pending row of an upload about to happen, under a fresh key.
 
-    Every way into the originals bucket through the API makes its row here, so the
-    processor finds the same kind of row whoever signed the upload. The row is inserted
-    with Core and returned outside any session: the ORM's unit of work cost more CPU
-    than anything else in the upload route.
+    Every way into the originals bucket through the API makes its row from here, so the
+    processor finds the same kind of row whoever signed the upload.
     """
-    row = {
+    return {
         "owner_id": owner_id,
         "bucket": bucket,
         "key": original_key(owner_id, filename),
@@ -101,36 +94,30 @@ def new_image(
         "variant_status": Status.PENDING,
         "processing_attempts": 0,
     }
-    image_id = connection.execute(_INSERT_IMAGE, row).scalar_one()
-    return Image(id=image_id, **row)
 
 
-def register_upload(
-    resources: Resources, owner_id: int, filename: str, content_type: str, body: UploadRequest
-) -> tuple[Image, bool]:
-    """The new pending image, committed; or, when ``body.sha256`` matches an image the
-    owner already has, that image. The flag says which (True: a duplicate)."""
-    if body.sha256:
-        with resources.sessions() as session:
-            existing = session.scalars(
-                select(Image)
-                .where(Image.owner_id == owner_id, Image.sha256 == body.sha256.lower())
-                .order_by(Image.id)
-                .limit(1)
-            ).first()
-        if existing is not None:
-            return existing, True
-    with resources.engine.begin() as connection:
-        image = new_image(
-            connection,
-            owner_id,
-            resources.settings.originals_bucket,
-            filename,
-            content_type,
-            body.size,
-            body.sha256,
-        )
-    return image, False
+# Built once, so SQLAlchemy compiles it once; each call binds only the values.
+_INSERT_IMAGE = insert(Image).returning(Image.id)
+
+
+def new_image(connection: Connection, row: dict[str, Any]) -> Image:
+    """The pending image of ``row``, inserted in the caller's transaction, with its id.
+
+    Inserted with Core and returned outside any session: the ORM's unit of work costs
+    more CPU than the rest of such a route.
+    """
+    return Image(id=connection.execute(_INSERT_IMAGE, row).scalar_one(), **row)
+
+
+def earlier_copy(resources: Resources, owner_id: int, sha256: str) -> Image | None:
+    """The owner's first image with this content hash, if there is one."""
+    with resources.sessions() as session:
+        return session.scalars(
+            select(Image)
+            .where(Image.owner_id == owner_id, Image.sha256 == sha256.lower())
+            .order_by(Image.id)
+            .limit(1)
+        ).first()
 
 
 @router.post(
@@ -145,21 +132,26 @@ async def create_upload(
     resources: ResourcesDep,
     response: Response,
 ) -> UploadResponse | DuplicateResponse:
-    """The busiest route (one call per photo): async, with the database work in a single
-    trip to one of a few worker threads, and the URL signed on the event loop."""
+    """The busiest route (one call per photo): async, its row inserted together with
+    those of the requests beside it (upload_service/batched_inserts.py), the URL signed
+    on the event loop."""
     settings = resources.settings
     filename, content_type = checked_upload(
         body.filename, body.content_type, body.size, settings.max_upload_bytes
     )
-    image, duplicate = await anyio.to_thread.run_sync(
-        functools.partial(register_upload, resources, caller.id, filename, content_type, body),
-        limiter=resources.upload_threads,
-    )
-    if duplicate:
-        response.status_code = status.HTTP_200_OK
-        return DuplicateResponse(
-            duplicate_of=image.duplicate_of_id or image.id, data=status_summary(image)
+    if body.sha256:
+        earlier = await anyio.to_thread.run_sync(
+            earlier_copy, resources, caller.id, body.sha256, limiter=resources.upload_threads
         )
+        if earlier is not None:
+            response.status_code = status.HTTP_200_OK
+            return DuplicateResponse(
+                duplicate_of=earlier.duplicate_of_id or earlier.id, data=status_summary(earlier)
+            )
+    row = pending_row(
+        caller.id, settings.originals_bucket, filename, content_type, body.size, body.sha256
+    )
+    image = Image(id=await resources.inserts.insert(row), **row)
     expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
     url = resources.put_signer.put_url(
         image.bucket, image.key, content_type, body.size, settings.presign_expiry_seconds
