@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -63,12 +63,15 @@ def current_user(session: SessionDep, credentials: BearerDep) -> User:
 UserDep = Annotated[User, Depends(current_user)]
 
 
-async def current_caller(resources: ResourcesDep, credentials: BearerDep) -> Caller:
+async def current_caller(request: Request) -> Caller:
     """The caller of a hot route: from the token cache, or one query on a worker thread.
 
     Runs on the event loop, the only place the cache is touched, so it needs no lock.
+    It takes the request rather than ``ResourcesDep`` and ``BearerDep``: FastAPI's
+    resolver costs a pass per dependency per request, and this is the upload route's.
     """
-    token_hash = hash_token(_presented_token(credentials))
+    resources: Resources = request.app.state.resources
+    token_hash = hash_token(_presented_token(await _bearer(request)))
     caller = resources.callers.get(token_hash)
     if caller is None:
         caller = await run_in_threadpool(_lookup_caller, resources, token_hash)
@@ -84,6 +87,9 @@ def _lookup_caller(resources: Resources, token_hash: str) -> Caller | None:
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
+# What a route on CallerDep adds to its OpenAPI entry: the bearer scheme that
+# BearerDep would have declared.
+CALLER_OPENAPI: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 
 
 def admin_user(user: UserDep) -> User:

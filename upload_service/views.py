@@ -31,6 +31,18 @@ def status_summary(image: Image) -> StatusSummary:
     )
 
 
+def pending_summary(image_id: int) -> StatusSummary:
+    """The summary of an image just registered: nothing done yet. (An ORM Image made
+    only to be summarised costs the upload route more than the summary.)"""
+    return StatusSummary(
+        id=image_id,
+        processing_status=Status.PENDING,
+        thumbnail_status=Status.PENDING,
+        variant_status=Status.PENDING,
+        thumbnail_url=None,
+    )
+
+
 def job_out(job: ProcessingJob, history: list[JobAttempt] | None = None) -> JobOut:
     return JobOut(
         id=job.id,

@@ -25,6 +25,16 @@ def test_routes_need_a_token(app_client: TestClient) -> None:
     assert bad.status_code == 401
 
 
+def test_the_api_docs_say_which_routes_need_a_token(app_client: TestClient) -> None:
+    paths = app_client.get("/openapi.json").json()["paths"]
+    for path, method in [
+        ("/api/uploads", "post"),
+        ("/api/uploads/{image_id}/complete", "post"),
+        ("/api/images", "get"),
+    ]:
+        assert paths[path][method]["security"] == [{"HTTPBearer": []}], (path, method)
+
+
 def test_upload_answers_a_presigned_put_and_a_pending_image(
     app_client: TestClient, make_token: Any
 ) -> None:

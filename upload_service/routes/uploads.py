@@ -23,7 +23,7 @@ from sqlalchemy.orm import lazyload
 from glowworm.models import Image, Status
 from glowworm.storage import MISSING_OBJECT_CODES, clean_filename, original_key
 from upload_service.broker import BrokerUnavailable
-from upload_service.deps import CallerDep, ResourcesDep, utcnow
+from upload_service.deps import CALLER_OPENAPI, CallerDep, ResourcesDep, utcnow
 from upload_service.resources import Resources
 from upload_service.schemas import (
     IMAGE_CONTENT_TYPES,
@@ -33,7 +33,7 @@ from upload_service.schemas import (
     UploadRequest,
     UploadResponse,
 )
-from upload_service.views import status_summary
+from upload_service.views import pending_summary, status_summary
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 
@@ -125,6 +125,7 @@ def earlier_copy(resources: Resources, owner_id: int, sha256: str) -> Image | No
     status_code=status.HTTP_201_CREATED,
     response_model=UploadResponse | DuplicateResponse,
     responses={200: {"model": DuplicateResponse, "description": "already uploaded"}},
+    openapi_extra=CALLER_OPENAPI,
 )
 async def create_upload(
     body: UploadRequest,
@@ -151,18 +152,18 @@ async def create_upload(
     row = pending_row(
         caller.id, settings.originals_bucket, filename, content_type, body.size, body.sha256
     )
-    image = Image(id=await resources.inserts.insert(row), **row)
+    image_id = await resources.inserts.insert(row)
     expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
     url = resources.put_signer.put_url(
-        image.bucket, image.key, content_type, body.size, settings.presign_expiry_seconds
+        row["bucket"], row["key"], content_type, body.size, settings.presign_expiry_seconds
     )
     return UploadResponse(
-        id=image.id,
-        key=image.key,
-        bucket=image.bucket,
+        id=image_id,
+        key=row["key"],
+        bucket=row["bucket"],
         expires_at=expires_at,
         upload=UploadInstructions(method="PUT", url=url, headers={"Content-Type": content_type}),
-        data=status_summary(image),
+        data=pending_summary(image_id),
     )
 
 
@@ -198,6 +199,7 @@ def _stored_version(resources: Resources, bucket: str, key: str) -> tuple[str, i
         409: {"description": "nothing stored under the upload's key yet"},
         503: {"description": "the broker is down; MinIO's own event starts processing later"},
     },
+    openapi_extra=CALLER_OPENAPI,
 )
 def complete_upload(
     image_id: int,
