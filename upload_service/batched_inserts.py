@@ -1,16 +1,16 @@
 """The upload route's inserts, many concurrent requests to one statement.
 
 Every upload through ``POST /api/uploads`` makes one pending image row. Done one
-request at a time, that row cost more CPU than everything else the route does: a hop
-to a worker thread, a pool checkout with its health check, BEGIN, INSERT and COMMIT,
-each a round trip to Postgres, and the threads then take turns at the GIL with the
-event loop (bench.api: about 2 ms of the route's 3).
+request at a time on a worker thread, that row cost more CPU than everything else the
+route does: a thread hop, a pool checkout with its health check, BEGIN, INSERT and
+COMMIT, each a round trip to Postgres, and the thread then took turns at the GIL with
+the event loop (bench.api).
 
-Here each request queues its row and waits; one task drains the queue, inserting
-whatever has queued in one statement on one worker thread, then the rows that queued
-while it ran, and so on. A request on its own goes out at once, in a batch of one: no
-timer, no added wait. Under load the batches grow by themselves, and the round trips
-are shared.
+Here each request queues its row and waits; one task on the event loop drains the
+queue, inserting whatever has queued in one statement through the async driver, then
+the rows that queued while it ran, and so on. A request on its own goes out at once, in
+a batch of one: no timer, no added wait. Under load the batches grow by themselves, and
+the round trips are shared.
 
 A batch fails whole. When the database is down, every request in it gets that error.
 When one row is refused (a constraint), the batch's rows are inserted again one by one,
@@ -23,9 +23,9 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import anyio
-from sqlalchemy import Engine, insert
+from sqlalchemy import insert
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from glowworm.models import Image
 
@@ -37,9 +37,12 @@ Row = Mapping[str, Any]
 
 
 class BatchedInserts:
-    """Inserts image rows for the event loop it is used on; ``insert`` returns the id."""
+    """Inserts image rows from the event loop it is used on; ``insert`` returns the id.
 
-    def __init__(self, engine: Engine) -> None:
+    One batch is in flight at a time, so the engine needs one connection.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._queued: list[tuple[Row, asyncio.Future[int]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -59,14 +62,9 @@ class BatchedInserts:
             while self._queued:
                 batch, self._queued = self._queued, []
                 try:
-                    outcomes = await anyio.to_thread.run_sync(
-                        self._insert_rows, [row for row, _ in batch]
-                    )
+                    outcomes = await self._insert_rows([row for row, _ in batch])
                 except Exception as e:  # every request in the batch gets the same error
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(e)
-                    continue
+                    outcomes = [e] * len(batch)
                 for (_, done), outcome in zip(batch, outcomes, strict=True):
                     if done.done():  # a request whose client left was cancelled
                         continue
@@ -79,12 +77,12 @@ class BatchedInserts:
             for _, done in batch + self._queued:  # only if the drainer itself was cancelled
                 done.cancel()
 
-    def _insert_rows(self, rows: Sequence[Row]) -> list[int | Exception]:
+    async def _insert_rows(self, rows: Sequence[Row]) -> list[int | Exception]:
         """The id of each row, or the error that refused it."""
         try:
-            with self.engine.begin() as connection:
-                return list(connection.execute(_INSERT_IMAGES, list(rows)).scalars())
+            async with self.engine.begin() as connection:
+                return list((await connection.execute(_INSERT_IMAGES, list(rows))).scalars())
         except (IntegrityError, DataError) as e:
             if len(rows) == 1:
                 return [e]
-        return [outcome for row in rows for outcome in self._insert_rows([row])]
+        return [outcome for row in rows for outcome in await self._insert_rows([row])]
