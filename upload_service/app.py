@@ -12,13 +12,13 @@ from cachetools import TTLCache
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from glowworm.db import make_async_engine, make_engine, make_session_factory
+from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
 from glowworm.status_events import StatusEvent
 from glowworm.storage import make_s3_client
 from glowworm.topology import Topology
 from upload_service.admission import AdmissionLimit
-from upload_service.batched_inserts import BatchedInserts
+from upload_service.batched_inserts import open_batched_inserts
 from upload_service.broker import Broker
 from upload_service.hub import Hub
 from upload_service.presign import PutSigner
@@ -57,7 +57,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
         app.state.resources = Resources(
             settings=settings,
             sessions=make_session_factory(engine),
-            inserts=BatchedInserts(make_async_engine(settings.database_url)),
+            inserts=await open_batched_inserts(settings.database_url, engine),
             signer=make_s3_client(settings, public=True),
             put_signer=PutSigner(
                 settings.s3_public_endpoint,
@@ -77,7 +77,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
         hub.close()
         await asyncio.to_thread(relay.stop)
         broker.close()
-        await app.state.resources.inserts.engine.dispose()
+        await app.state.resources.inserts.close()
         engine.dispose()
 
     app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)

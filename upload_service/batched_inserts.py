@@ -1,4 +1,4 @@
-"""The upload route's inserts, many concurrent requests to one statement.
+"""The upload route's inserts, many concurrent requests to one round trip.
 
 Every upload through ``POST /api/uploads`` makes one pending image row. Done one
 request at a time on a worker thread, that row cost more CPU than everything else the
@@ -7,13 +7,19 @@ COMMIT, each a round trip to Postgres, and the thread then took turns at the GIL
 the event loop (bench.api).
 
 Here each request queues its row and waits; one task on the event loop drains the
-queue, inserting whatever has queued in one statement through the async driver, then
-the rows that queued while it ran, and so on. A request on its own goes out at once, in
-a batch of one: no timer, no added wait. Under load the batches grow by themselves, and
-the round trips are shared.
+queue, writing whatever has queued in one go, then the rows that queued while it ran,
+and so on. A request on its own goes out at once, in a batch of one: no timer, no added
+wait. Under load the batches grow by themselves, and the round trips are shared.
+
+Postgres gets the batch from psycopg's async driver on the event loop, one pipelined
+INSERT per row in one transaction (``executemany(..., returning=True)``: the ids come
+back in the order of the rows). SQLAlchemy's asyncio engine did the same job slower,
+side by side on 2 workers: 855-995 requests a second against 1,119-1,151 at 50
+connections, and a p95 of 40-55 ms against 21-36 at 400 requests a second. The demo's
+SQLite gets the batch through the ordinary engine on a worker thread.
 
 A batch fails whole. When the database is down, every request in it gets that error.
-When one row is refused (a constraint), the batch's rows are inserted again one by one,
+When one row is refused (a constraint), the batch's rows are written again one by one,
 so only the request that sent it fails.
 """
 
@@ -21,29 +27,44 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
+from enum import Enum
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import insert
+import anyio
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Engine, create_engine, insert, make_url
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from glowworm.models import Image
 
-# Built once, so SQLAlchemy compiles it once. sort_by_parameter_order: the ids come
-# back in the order of the rows given (SQLAlchemy's "insertmanyvalues" makes sure).
-_INSERT_IMAGES = insert(Image).returning(Image.id, sort_by_parameter_order=True)
-
 Row = Mapping[str, Any]
+# The SQL of the Postgres inserts is SQLAlchemy's, compiled once for psycopg.
+_PSYCOPG = create_engine("postgresql+psycopg://").dialect
+# Seconds a batch waits for the database connection before its requests fail.
+CONNECT_TIMEOUT = 5.0
+
+
+class RowWriter(Protocol):
+    # Errors that refuse one row (a constraint, a value), not the whole batch.
+    refusals: tuple[type[Exception], ...]
+
+    async def write(self, rows: Sequence[Row]) -> list[int]:
+        """The ids of ``rows``, in their order, committed together."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class BatchedInserts:
     """Inserts image rows from the event loop it is used on; ``insert`` returns the id.
 
-    One batch is in flight at a time, so the engine needs one connection.
+    One batch is in flight at a time, so the writer needs one connection.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, writer: RowWriter) -> None:
+        self.writer = writer
         self._queued: list[tuple[Row, asyncio.Future[int]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -55,16 +76,16 @@ class BatchedInserts:
             self._drainer = asyncio.get_running_loop().create_task(self._drain())
         return await done
 
+    async def close(self) -> None:
+        await self.writer.close()
+
     async def _drain(self) -> None:
-        """Inserts batches until none is queued, then ends (the next insert starts another)."""
+        """Writes batches until none is queued, then ends (the next insert starts another)."""
         batch: list[tuple[Row, asyncio.Future[int]]] = []
         try:
             while self._queued:
                 batch, self._queued = self._queued, []
-                try:
-                    outcomes = await self._insert_rows([row for row, _ in batch])
-                except Exception as e:  # every request in the batch gets the same error
-                    outcomes = [e] * len(batch)
+                outcomes = await self._outcomes([row for row, _ in batch])
                 for (_, done), outcome in zip(batch, outcomes, strict=True):
                     if done.done():  # a request whose client left was cancelled
                         continue
@@ -77,12 +98,96 @@ class BatchedInserts:
             for _, done in batch + self._queued:  # only if the drainer itself was cancelled
                 done.cancel()
 
-    async def _insert_rows(self, rows: Sequence[Row]) -> list[int | Exception]:
+    async def _outcomes(self, rows: Sequence[Row]) -> Sequence[int | Exception]:
         """The id of each row, or the error that refused it."""
         try:
-            async with self.engine.begin() as connection:
-                return list((await connection.execute(_INSERT_IMAGES, list(rows))).scalars())
-        except (IntegrityError, DataError) as e:
+            return await self.writer.write(rows)
+        except self.writer.refusals as e:
             if len(rows) == 1:
                 return [e]
-        return [outcome for row in rows for outcome in await self._insert_rows([row])]
+            return [outcome for row in rows for outcome in await self._outcomes([row])]
+        except Exception as e:  # every request in the batch gets the same error
+            return [e] * len(rows)
+
+
+class PostgresWriter:
+    """Rows into Postgres through one pooled async connection, checked before each use
+    (a connection that died with a restarted server is replaced, not handed out)."""
+
+    refusals: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError)
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self.pool = AsyncConnectionPool(
+            url.set(drivername="postgresql").render_as_string(hide_password=False),
+            min_size=1,
+            max_size=1,
+            timeout=CONNECT_TIMEOUT,
+            check=AsyncConnectionPool.check_connection,
+            open=False,
+        )
+
+    async def open(self) -> None:
+        """Starts connecting in the background: the API starts even while Postgres is down."""
+        await self.pool.open(wait=False)
+
+    async def write(self, rows: Sequence[Row]) -> list[int]:
+        params = [{k: _plain(v) for k, v in row.items()} for row in rows]
+        async with self.pool.connection() as connection, connection.cursor() as cursor:
+            await cursor.executemany(_insert_sql(tuple(rows[0])), params, returning=True)
+            ids = []
+            while True:
+                found = await cursor.fetchone()
+                assert found is not None  # RETURNING gives one row per INSERT
+                ids.append(int(found[0]))
+                if not cursor.nextset():
+                    return ids
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class EngineWriter:
+    """Rows through a SQLAlchemy engine on a worker thread: the demo's SQLite."""
+
+    refusals: tuple[type[Exception], ...] = (IntegrityError, DataError)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def write(self, rows: Sequence[Row]) -> list[int]:
+        return await anyio.to_thread.run_sync(self._write, rows)
+
+    def _write(self, rows: Sequence[Row]) -> list[int]:
+        # sort_by_parameter_order: the ids in the order of the rows ("insertmanyvalues").
+        statement = insert(Image).returning(Image.id, sort_by_parameter_order=True)
+        with self.engine.begin() as connection:
+            return list(connection.execute(statement, list(rows)).scalars())
+
+    async def close(self) -> None:
+        pass  # the engine is the app's
+
+
+@cache
+def _insert_sql(columns: tuple[str, ...]) -> str:
+    """INSERT ... RETURNING id for these columns, with psycopg's %(name)s placeholders."""
+    statement = insert(Image).returning(Image.id)
+    compiled = statement.compile(dialect=_PSYCOPG, column_keys=columns)
+    unfilled = set(compiled.params) - set(columns)
+    if unfilled:  # a column with a Python-side default, which only the ORM would fill
+        raise ValueError(f"an image row needs {sorted(unfilled)} too")
+    return str(compiled)
+
+
+def _plain(value: Any) -> Any:
+    """Enum members as the strings the columns hold (the ORM's types do this elsewhere)."""
+    return value.value if isinstance(value, Enum) else value
+
+
+async def open_batched_inserts(database_url: str, engine: Engine) -> BatchedInserts:
+    """Batched inserts for this database: Postgres's own async driver, else ``engine``."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        return BatchedInserts(EngineWriter(engine))
+    writer = PostgresWriter(database_url)
+    await writer.open()
+    return BatchedInserts(writer)

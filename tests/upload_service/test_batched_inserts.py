@@ -1,19 +1,21 @@
-"""The upload route's batched inserts, on the real database: every request gets its
-own row's id, a refused row fails only its own request, an outage fails each one."""
+"""The upload route's batched inserts on real databases (the test's Postgres, and the
+demo's SQLite): every request gets its own row's id, a refused row fails only its own
+request, an outage fails each one."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
 
-from glowworm.db import make_async_engine, make_engine
-from glowworm.models import Image, User
-from upload_service.batched_inserts import BatchedInserts
+from glowworm.db import make_engine
+from glowworm.models import Base, Image, User
+from upload_service.batched_inserts import open_batched_inserts
 from upload_service.routes.uploads import pending_row
 from upload_service.settings import UploadSettings
 
@@ -23,82 +25,89 @@ pytestmark = pytest.mark.integration
 CONCURRENT = 40
 
 
-@pytest.fixture
-def engine(settings: UploadSettings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
-    yield engine
-    engine.dispose()
+@dataclass
+class Database:
+    url: str
+    engine: Engine
+    owner_id: int
 
 
-@pytest.fixture
-def owner_id(engine: Engine) -> int:
+@pytest.fixture(params=["postgres", "sqlite"])
+def database(
+    request: pytest.FixtureRequest, settings: UploadSettings, tmp_path: Path
+) -> Iterator[Database]:
+    if request.param == "postgres":
+        url = settings.database_url
+        engine = make_engine(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'demo.db'}"
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
     with engine.begin() as connection:
-        return int(
-            connection.execute(
-                insert(User).returning(User.id), {"name": f"batch-{uuid.uuid4().hex}"}
-            ).scalar_one()
-        )
+        owner_id = connection.execute(
+            insert(User).returning(User.id), {"name": f"batch-{uuid.uuid4().hex}"}
+        ).scalar_one()
+    yield Database(url, engine, owner_id)
+    engine.dispose()
 
 
 def _rows(owner_id: int, names: list[str]) -> list[dict[str, object]]:
     return [pending_row(owner_id, "originals", name, "image/jpeg", 1000) for name in names]
 
 
-async def _inserted(database_url: str, rows: list[dict[str, object]]) -> list[int | BaseException]:
+def _inserted(database: Database, rows: list[dict[str, object]]) -> list[int | BaseException]:
     """The outcome of inserting each row, all at once, as concurrent requests do."""
-    inserts = BatchedInserts(make_async_engine(database_url))
-    try:
-        return list(
-            await asyncio.gather(*(inserts.insert(row) for row in rows), return_exceptions=True)
+
+    async def insert_all() -> list[int | BaseException]:
+        inserts = await open_batched_inserts(database.url, database.engine)
+        try:
+            return list(
+                await asyncio.gather(*(inserts.insert(r) for r in rows), return_exceptions=True)
+            )
+        finally:
+            await inserts.close()
+
+    return asyncio.run(insert_all())
+
+
+def _names(database: Database, ids: list[int]) -> dict[int, tuple[str, str]]:
+    with database.engine.connect() as connection:
+        found = connection.execute(
+            select(Image.id, Image.key, Image.original_filename).where(Image.id.in_(ids))
         )
-    finally:
-        await inserts.engine.dispose()
+        return {image_id: (key, name) for image_id, key, name in found}
 
 
-def test_concurrent_inserts_each_get_the_id_of_their_own_row(
-    settings: UploadSettings, engine: Engine, owner_id: int
-) -> None:
-    rows = _rows(owner_id, [f"photo-{n}.jpg" for n in range(CONCURRENT)])
+def test_concurrent_inserts_each_get_the_id_of_their_own_row(database: Database) -> None:
+    rows = _rows(database.owner_id, [f"photo-{n}.jpg" for n in range(CONCURRENT)])
 
-    outcomes = asyncio.run(_inserted(settings.database_url, rows))
+    outcomes = _inserted(database, rows)
 
     ids = [o for o in outcomes if isinstance(o, int)]
     assert len(set(ids)) == CONCURRENT, outcomes
-    with engine.connect() as connection:
-        stored = {
-            image_id: (key, name)
-            for image_id, key, name in connection.execute(
-                select(Image.id, Image.key, Image.original_filename).where(Image.id.in_(ids))
-            )
-        }
+    stored = _names(database, ids)
     assert [stored[i] for i in ids] == [(r["key"], r["original_filename"]) for r in rows]
 
 
-def test_a_refused_row_fails_only_its_own_request(
-    settings: UploadSettings, engine: Engine, owner_id: int
-) -> None:
-    good = _rows(owner_id, ["first.jpg", "second.jpg"])
-    unknown_owner = _rows(owner_id + 1_000_000, ["orphan.jpg"])[0]
+def test_a_refused_row_fails_only_its_own_request(database: Database) -> None:
+    good = _rows(database.owner_id, ["first.jpg", "second.jpg"])
+    unknown_owner = _rows(database.owner_id + 1_000_000, ["orphan.jpg"])[0]
 
-    first, refused, second = asyncio.run(
-        _inserted(settings.database_url, [good[0], unknown_owner, good[1]])
-    )
+    first, refused, second = _inserted(database, [good[0], unknown_owner, good[1]])
 
-    assert isinstance(refused, IntegrityError)
-    assert "owner_id" in str(refused)
+    assert isinstance(refused, Exception)
+    assert "foreign key" in str(refused).lower()
     assert isinstance(first, int) and isinstance(second, int)
-    with engine.connect() as connection:
-        names = connection.execute(
-            select(Image.original_filename).where(Image.id.in_([first, second]))
-        ).scalars()
-        assert sorted(names) == ["first.jpg", "second.jpg"]
+    stored = _names(database, [first, second])
+    assert sorted(name for _, name in stored.values()) == ["first.jpg", "second.jpg"]
 
 
-def test_an_unreachable_database_fails_every_request(owner_id: int) -> None:
+def test_an_unreachable_database_fails_every_request(settings: UploadSettings) -> None:
     down = "postgresql+psycopg://glowworm:glowworm@127.0.0.1:1/glowworm"
-    rows = _rows(owner_id, ["a.jpg", "b.jpg", "c.jpg"])
+    engine = make_engine(down)  # not used for Postgres; the writer has its own connection
+    rows = _rows(1, ["a.jpg", "b.jpg", "c.jpg"])
 
-    outcomes = asyncio.run(_inserted(down, rows))
+    outcomes = _inserted(Database(down, engine, 1), rows)
 
-    assert all(isinstance(o, OperationalError) for o in outcomes), outcomes
-    assert "port 1 failed" in str(outcomes[0])
+    assert all(isinstance(o, Exception) for o in outcomes), outcomes
+    assert "couldn't get a connection" in str(outcomes[0])
