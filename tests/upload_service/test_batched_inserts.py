@@ -111,3 +111,15 @@ def test_an_unreachable_database_fails_every_request(settings: UploadSettings) -
 
     assert all(isinstance(o, Exception) for o in outcomes), outcomes
     assert "couldn't get a connection" in str(outcomes[0])
+
+
+def test_a_value_too_long_for_its_column_is_refused_not_cut_short(database: Database) -> None:
+    if database.url.startswith("sqlite"):
+        pytest.skip("SQLite does not enforce a column's length")
+    good, too_long = _rows(database.owner_id, ["fine.jpg", "x" * 300 + ".jpg"])
+
+    stored, refused = _inserted(database, [good, too_long])
+
+    assert isinstance(stored, int)
+    assert isinstance(refused, Exception)
+    assert "too long" in str(refused)
