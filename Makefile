@@ -70,13 +70,18 @@ lint: $(BIN)/.installed  ## ruff and mypy --strict
 	$(BIN)/mypy .
 
 # The benchmarks run on the services `make services` starts (they never start or stop
-# them themselves); wrk, the API benchmark's load generator, comes from Debian.
+# them themselves). The API benchmark's load generators: wrk from Debian, and vegeta
+# (fixed-rate load) built from source, like MinIO.
+VEGETA := github.com/tsenart/vegeta/v12@v12.13.0
+GO := $(shell command -v go || echo /usr/local/go/bin/go)
 bench: services  ## every benchmark on the real services (~30 min); report in bench/reports/
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@$(GO) install $(VEGETA)
 	$(WITH_ENV) $(BIN)/python -m bench --report bench/reports/$$(date +%Y%m%d-%H%M%S).txt
 
 bench-quick: services  ## a short run of every benchmark (~5 min); report in bench/reports/
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@$(GO) install $(VEGETA)
 	$(WITH_ENV) $(BIN)/python -m bench --quick --report bench/reports/quick-$$(date +%Y%m%d-%H%M%S).txt
 
 clean: services-stop  ## stop services and remove their data and the virtualenv
