@@ -155,9 +155,15 @@ def vegeta(binary: str, url: str, token: str, rate: int, seconds: float) -> WrkR
     )
 
 
-def open_loop(box: Sandbox, binary: str, token: str, seconds: float) -> dict[int, WrkResult]:
+def open_loop(
+    box: Sandbox,
+    binary: str,
+    token: str,
+    seconds: float,
+    app: str = "upload_service.app:create_app",
+) -> dict[int, WrkResult]:
     """The 2-worker server under vegeta's fixed rates, warmed up by wrk first."""
-    api = box.start_api(workers=2)
+    api = box.start_api(workers=2, app=app)
     results = {}
     try:
         wrk(api.url, token, 3.0, CONNECTIONS)
@@ -264,6 +270,8 @@ def run(seconds: float, rows: Sequence[tuple[int, int]], uploads: int) -> None:
                 f"{'max ms':>8} {'errors':>7}"
             )
             paced = open_loop(box, vegeta_at, token, seconds)
+            print("  the framework's floor at the same rates:")
+            open_loop(box, vegeta_at, token, seconds, FLOOR_APP)
 
             print(f"\nupload response, one at a time, the same 12 MP JPEG ({uploads} each)")
             processors = box.start_processors(PROCESSORS)
