@@ -55,7 +55,7 @@ PRESIGN_P95_MS = 20.0
 PRESIGN_RPS = 1000.0
 UPLOAD_RESPONSE_RATIO = 10.0
 # The open-loop rates (requests per second) vegeta offers the 2-worker server.
-OPEN_LOOP_RATES = (500, 1000)
+OPEN_LOOP_RATES = (int(PRESIGN_RPS) // 2, int(PRESIGN_RPS))
 VEGETA_MODULE = "github.com/tsenart/vegeta/v12"
 # The do-nothing app the presign rows are read against, and its worker count.
 FLOOR_APP = "bench.framework_floor:create_app"

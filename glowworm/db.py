@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -20,36 +19,18 @@ def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 5)
             database_url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
         )
     engine = create_engine(database_url, connect_args={"timeout": 30})
-    _sqlite_as_we_use_it(engine)
-    return engine
 
-
-def make_async_engine(database_url: str, *, pool_size: int = 1) -> AsyncEngine:
-    """The same database for code on the event loop (psycopg's async mode; aiosqlite)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return create_async_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
-        )
-    engine = create_async_engine(
-        url.set(drivername="sqlite+aiosqlite"), connect_args={"timeout": 30}
-    )
-    _sqlite_as_we_use_it(engine.sync_engine)
-    return engine
-
-
-def _sqlite_as_we_use_it(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _wal(dbapi_connection: Any, _: Any) -> None:
         dbapi_connection.isolation_level = None  # we say BEGIN ourselves, below
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
     @event.listens_for(engine, "begin")
     def _immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,4 +1,4 @@
-"""The upload route's inserts, many concurrent requests to one round trip.
+"""The upload route's inserts, many concurrent requests to one statement.
 
 Every upload through ``POST /api/uploads`` makes one pending image row. Done one
 request at a time on a worker thread, that row cost more CPU than everything else the
@@ -12,13 +12,15 @@ and so on. A request on its own goes out at once, in a batch of one: no timer, n
 wait. Under load the batches grow by themselves, and the round trips are shared.
 
 Postgres gets the batch from psycopg's async driver on the event loop, as one INSERT
-statement for all its rows (one round trip, atomic without BEGIN and COMMIT). SQLAlchemy's
-asyncio engine did the same job slower,
-side by side on 2 workers: 855-995 requests a second against 1,119-1,151 at 50
-connections, and a p95 of 40-55 ms against 21-36 at 400 requests a second. The demo's
-SQLite gets the batch through the ordinary engine on a worker thread.
+statement for all its rows: atomic without BEGIN and COMMIT, so a batch costs the pool's
+check of its connection and the statement, two round trips. Side by side on 2 workers
+and 50 connections, the route answered 855-995 requests a second through SQLAlchemy's
+asyncio engine and 1,119-1,151 through psycopg; one statement per batch instead of one
+INSERT per row then took Postgres from 0.21 to 0.13 CPUs at about 1,050 a second. The
+demo's SQLite gets the batch through the ordinary engine on a worker thread.
 
-A batch fails whole. When the database is down, every request in it gets that error.
+A batch fails whole. When the database is down or slow (no connection within
+CONNECT_TIMEOUT, no answer within WRITE_TIMEOUT), every request in it gets that error.
 When one row is refused (a constraint), the batch's rows are written again one by one,
 so only the request that sent it fails.
 """
@@ -42,7 +44,6 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
-    create_engine,
     func,
     insert,
     literal_column,
@@ -54,10 +55,14 @@ from sqlalchemy.exc import DataError, IntegrityError
 from glowworm.models import Image
 
 Row = Mapping[str, Any]
-# The SQL of the Postgres inserts is SQLAlchemy's, compiled once for psycopg.
-_PSYCOPG = create_engine("postgresql+psycopg://").dialect
+# The SQL of the Postgres inserts is SQLAlchemy's, compiled once for psycopg; the
+# connection arguments are the ones SQLAlchemy's engines use too.
+_PSYCOPG = make_url("postgresql+psycopg://").get_dialect()()
 # Seconds a batch waits for the database connection before its requests fail.
 CONNECT_TIMEOUT = 5.0
+# Seconds a batch's statement may take (a lock held by a migration, a dead link): past
+# them its requests fail rather than hold up every upload behind them.
+WRITE_TIMEOUT = 10.0
 
 
 class RowWriter(Protocol):
@@ -91,6 +96,12 @@ class BatchedInserts:
         return await done
 
     async def close(self) -> None:
+        """Stops the drain task and closes the writer; waiting requests get an error."""
+        if self._drainer is not None:
+            self._drainer.cancel()
+            await asyncio.gather(self._drainer, return_exceptions=True)
+        _shut(self._queued)  # a drain task cancelled before it started left them queued
+        self._queued = []
         await self.writer.close()
 
     async def _drain(self) -> None:
@@ -109,8 +120,8 @@ class BatchedInserts:
                         done.set_result(outcome)
         finally:
             self._drainer = None
-            for _, done in batch + self._queued:  # only if the drainer itself was cancelled
-                done.cancel()
+            _shut(batch + self._queued)  # only if the drain task itself was cancelled
+            self._queued = []
 
     async def _outcomes(self, rows: Sequence[Row]) -> Sequence[int | Exception]:
         """The id of each row, or the error that refused it."""
@@ -124,6 +135,12 @@ class BatchedInserts:
             return [e] * len(rows)
 
 
+def _shut(waiting: Sequence[tuple[Row, asyncio.Future[int]]]) -> None:
+    for _, done in waiting:
+        if not done.done():
+            done.set_exception(RuntimeError("the API is shutting down; upload again"))
+
+
 class PostgresWriter:
     """Rows into Postgres through one pooled async connection, checked before each use
     (a connection that died with a restarted server is replaced, not handed out)."""
@@ -131,14 +148,14 @@ class PostgresWriter:
     refusals: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError)
 
     def __init__(self, database_url: str) -> None:
-        url = make_url(database_url)
+        _, connect_args = _PSYCOPG.create_connect_args(make_url(database_url))
         self.pool = AsyncConnectionPool(
-            url.set(drivername="postgresql").render_as_string(hide_password=False),
+            "",
             min_size=1,
             max_size=1,
             timeout=CONNECT_TIMEOUT,
             check=AsyncConnectionPool.check_connection,
-            kwargs={"autocommit": True},  # one statement: it commits alone
+            kwargs={**connect_args, "autocommit": True},  # one statement: it commits alone
             open=False,
         )
 
@@ -149,10 +166,12 @@ class PostgresWriter:
     async def write(self, rows: Sequence[Row]) -> list[int]:
         columns = tuple(rows[0])
         arrays = {name: [_plain(row[name]) for row in rows] for name in columns}
-        async with self.pool.connection() as connection:
+        async with self.pool.connection() as connection, asyncio.timeout(WRITE_TIMEOUT):
             cursor = await connection.execute(_insert_sql(columns), arrays)
-            ids = {key: image_id for image_id, key in await cursor.fetchall()}
-        return [ids[row["key"]] for row in rows]
+            ids = {(bucket, key): image_id for image_id, bucket, key in await cursor.fetchall()}
+        if len(ids) != len(rows):
+            raise RuntimeError(f"{len(rows)} image rows inserted, {len(ids)} returned")
+        return [ids[row["bucket"], row["key"]] for row in rows]
 
     async def close(self) -> None:
         await self.pool.close()
@@ -183,8 +202,8 @@ class EngineWriter:
 def _insert_sql(columns: tuple[str, ...]) -> str:
     """One INSERT for any number of rows: a column's values as one array each, unnested.
 
-    RETURNING gives (id, key) pairs, matched to the rows by their unique keys (Postgres
-    does not promise to return rows in the order they were given). The arrays are cast to
+    RETURNING gives (id, bucket, key), matched to the rows by their unique bucket and key
+    (Postgres does not promise to return rows in the order they were given). The arrays are cast to
     the columns' base types (text, not varchar(n), which would cut a long value short
     where the column refuses it).
     """
@@ -197,7 +216,9 @@ def _insert_sql(columns: tuple[str, ...]) -> str:
         for name, column in ((name, table.c[name]) for name in columns)
     ]
     rows: Select[Any] = select(literal_column("*")).select_from(func.unnest(*arrays))
-    statement = insert(Image).from_select(list(columns), rows).returning(Image.id, Image.key)
+    statement = (
+        insert(Image).from_select(list(columns), rows).returning(Image.id, Image.bucket, Image.key)
+    )
     return str(statement.compile(dialect=_PSYCOPG))
 
 

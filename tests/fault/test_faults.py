@@ -187,9 +187,10 @@ def test_a_store_down_for_30s_mid_batch_fails_nothing(
     )
     assert_all_complete_once(report, 40)
     assert report["max_attempts"] == 1, "an outage must spend no attempts"
-    # The API's pooled connections died with the store; the next upload gets new ones.
-    after = uploader.upload(headers, unique_jpeg(PHOTO, 40), "after the outage.jpg")["id"]
-    assert uploader.wait(headers, after, timeout=60)["processing_status"] == "complete"
+    if service == "postgres":
+        # The API's pooled connections died with the server; the next upload gets new ones.
+        after = uploader.upload(headers, unique_jpeg(PHOTO, 40), "after the outage.jpg")["id"]
+        assert uploader.wait(headers, after, timeout=60)["processing_status"] == "complete"
 
 
 def test_lost_events_are_found_by_one_reconciler_pass(pipeline: Pipeline) -> None:

@@ -1,4 +1,5 @@
-"""A burst of uploads larger than the worker-thread pool is served, not deadlocked."""
+"""A burst of uploads larger than the database pool and the worker-thread pool is
+served, not deadlocked, and each answer names its own request's row."""
 
 from __future__ import annotations
 

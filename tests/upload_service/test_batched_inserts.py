@@ -21,7 +21,7 @@ from upload_service.settings import UploadSettings
 
 pytestmark = pytest.mark.integration
 
-# Enough rows at once that they queue behind the first batch and go out together.
+# Rows inserted at once: they all queue before the drain task first runs, one batch.
 CONCURRENT = 40
 
 
