@@ -63,7 +63,9 @@ FLOOR_WORKERS = 2
 
 
 @dataclass(frozen=True)
-class WrkResult:
+class LoadResult:
+    """One load run, from wrk or vegeta."""
+
     requests: int
     seconds: float
     p50_ms: float
@@ -77,7 +79,7 @@ class WrkResult:
         return self.requests / self.seconds
 
 
-def wrk(url: str, token: str, seconds: float, connections: int) -> WrkResult:
+def wrk(url: str, token: str, seconds: float, connections: int) -> LoadResult:
     """One wrk run: 1 thread (the machine has 2 CPUs to share)."""
     done = subprocess.run(
         [
@@ -93,7 +95,7 @@ def wrk(url: str, token: str, seconds: float, connections: int) -> WrkResult:
     raw = json.loads(line[4:])
     # No answer at all in the whole run: no latency to speak of, not a zero one.
     scale = 1000 if raw["requests"] else 0
-    return WrkResult(
+    return LoadResult(
         requests=raw["requests"],
         seconds=raw["duration_us"] / 1e6,
         p50_ms=raw["p50_us"] / scale if scale else math.inf,
@@ -119,7 +121,7 @@ def vegeta_binary() -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
-def vegeta(binary: str, url: str, token: str, rate: int, seconds: float) -> WrkResult:
+def vegeta(binary: str, url: str, token: str, rate: int, seconds: float) -> LoadResult:
     """One open-loop run: ``rate`` requests a second for ``seconds``, whatever the answers
     do, over at most CONNECTIONS connections (so a slow server is not hidden by fewer
     requests being sent, as a closed loop would)."""
@@ -144,7 +146,7 @@ def vegeta(binary: str, url: str, token: str, rate: int, seconds: float) -> WrkR
     )
     raw = json.loads(report.stdout)
     latencies = raw["latencies"]
-    return WrkResult(
+    return LoadResult(
         requests=raw["requests"],
         seconds=raw["duration"] / 1e9,
         p50_ms=latencies["50th"] / 1e6,
@@ -161,7 +163,7 @@ def open_loop(
     token: str,
     seconds: float,
     app: str = "upload_service.app:create_app",
-) -> dict[int, WrkResult]:
+) -> dict[int, LoadResult]:
     """The 2-worker server under vegeta's fixed rates, warmed up by wrk first."""
     api = box.start_api(workers=2, app=app)
     results = {}
@@ -189,7 +191,7 @@ def presign_load(
     connections: int,
     seconds: float,
     app: str = "upload_service.app:create_app",
-) -> WrkResult:
+) -> LoadResult:
     """A fresh server per row, warmed up (connections, pools) by a 3 s run first."""
     api = box.start_api(workers=workers, app=app)
     try:

@@ -100,6 +100,7 @@ class BatchedInserts:
         if self._drainer is not None:
             self._drainer.cancel()
             await asyncio.gather(self._drainer, return_exceptions=True)
+            self._drainer = None  # a task cancelled before it started never cleared it
         _shut(self._queued)  # a drain task cancelled before it started left them queued
         self._queued = []
         await self.writer.close()
