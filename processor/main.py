@@ -23,20 +23,32 @@ from processor.settings import ProcessorSettings
 log = structlog.get_logger(__name__)
 
 
-def main() -> None:
-    # Handlers first: a SIGTERM while connecting must still end in a clean exit.
-    stopping = threading.Event()
-    workers: list[Worker] = []
+def stop_on_signals(stopping: threading.Event, workers: list[Worker]) -> list[str]:
+    """On SIGTERM or SIGINT, finish (and acknowledge) the message in hand, then leave the
+    loop. Returns the names of the signals received, for the caller to log.
+
+    The handler only sets flags. It runs in the main thread between two bytecodes, which
+    may be inside a log call holding the log's write lock (a plain ``threading.Lock``):
+    a handler that logged would wait on that lock forever.
+    """
+    received: list[str] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        # Finish (and acknowledge) the message in hand, then leave the loop.
-        log.info("worker.stopping", signal=signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
         stopping.set()
         for worker in workers:
             worker.should_stop = True
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    return received
+
+
+def main() -> None:
+    # Handlers first: a SIGTERM while connecting must still end in a clean exit.
+    stopping = threading.Event()
+    workers: list[Worker] = []
+    received = stop_on_signals(stopping, workers)
     settings = ProcessorSettings()
     configure_logging(settings.log_level)
     os.nice(settings.processor_nice)
@@ -58,7 +70,7 @@ def main() -> None:
         worker.run()
         stopping.set()
     engine.dispose()
-    log.info("worker.stopped")
+    log.info("worker.stopped", signals=received)
 
 
 if __name__ == "__main__":

@@ -396,16 +396,24 @@ def test_processor_stops_cleanly_on_sigterm(processor_env: dict[str, str]) -> No
         stderr=subprocess.STDOUT,
     )
     assert proc.stdout is not None
-    seen = []
-    deadline = time.monotonic() + 60
-    # Until it consumes: a SIGTERM during interpreter start-up is Python's own business.
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        seen.append(line)
-        if b"worker.ready" in line or not line:
-            break
-    assert any(b"worker.ready" in line for line in seen), b"".join(seen).decode()
-    proc.terminate()
-    out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0, out.decode()
-    assert b"worker.stopped" in out
+    try:
+        seen = []
+        deadline = time.monotonic() + 60
+        # Until it consumes: a SIGTERM during interpreter start-up is Python's own business.
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            seen.append(line)
+            if b"worker.ready" in line or not line:
+                break
+        assert any(b"worker.ready" in line for line in seen), b"".join(seen).decode()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0, out.decode()
+        entries = [json.loads(line) for line in out.splitlines() if line.startswith(b"{")]
+        stopped = [entry for entry in entries if entry["event"] == "worker.stopped"]
+        assert [entry["signals"] for entry in stopped] == [["SIGTERM"]], out.decode()
+    finally:
+        # A processor left running would take the next tests' messages.
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
