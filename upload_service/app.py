@@ -21,6 +21,7 @@ from upload_service.admission import AdmissionLimit
 from upload_service.batched_inserts import open_batched_inserts
 from upload_service.broker import Broker
 from upload_service.hub import Hub
+from upload_service.outages import answer_outages
 from upload_service.presign import PutSigner
 from upload_service.relay import StatusRelay
 from upload_service.resources import Resources
@@ -82,6 +83,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)
     app.add_middleware(AdmissionLimit, limit=settings.db_pool_size)
+    answer_outages(app)
     app.include_router(uploads.router)
     app.include_router(images.router)
     app.include_router(admin.router)

@@ -20,9 +20,10 @@ INSERT per row then took Postgres from 0.21 to 0.13 CPUs at about 1,050 a second
 demo's SQLite gets the batch through the ordinary engine on a worker thread.
 
 A batch fails whole. When the database is down or slow (no connection within
-CONNECT_TIMEOUT, no answer within WRITE_TIMEOUT), every request in it gets that error.
-When one row is refused (a constraint), the batch's rows are written again one by one,
-so only the request that sent it fails.
+CONNECT_TIMEOUT, no answer within WRITE_TIMEOUT), every request in it gets a
+``DatabaseUnavailable`` of its own (the API answers 503), any other failure a
+``BatchFailed``. When one row is refused (a constraint), the batch's rows are written
+again one by one, so only the request that sent it fails.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from sqlalchemy import (
     make_url,
     select,
 )
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from glowworm.models import Image
 
@@ -65,9 +66,19 @@ CONNECT_TIMEOUT = 5.0
 WRITE_TIMEOUT = 10.0
 
 
+class BatchFailed(Exception):
+    """The batch holding a request's row failed whole; ``__cause__`` says why."""
+
+
+class DatabaseUnavailable(BatchFailed):
+    """No connection to the database, or no answer from it in time: try again shortly."""
+
+
 class RowWriter(Protocol):
     # Errors that refuse one row (a constraint, a value), not the whole batch.
     refusals: tuple[type[Exception], ...]
+    # Errors that say the database is down or too slow.
+    unavailable: tuple[type[Exception], ...]
 
     async def write(self, rows: Sequence[Row]) -> list[int]:
         """The ids of ``rows``, in their order, committed together."""
@@ -132,8 +143,21 @@ class BatchedInserts:
             if len(rows) == 1:
                 return [e]
             return [outcome for row in rows for outcome in await self._outcomes([row])]
-        except Exception as e:  # every request in the batch gets the same error
-            return [e] * len(rows)
+        except self.writer.unavailable as e:
+            return _each(DatabaseUnavailable, e, len(rows))
+        except Exception as e:
+            return _each(BatchFailed, e, len(rows))
+
+
+def _each(kind: type[BatchFailed], cause: Exception, count: int) -> list[Exception]:
+    """An error for each request of a failed batch, caused by ``cause``: one exception
+    object raised in many requests would gather all their tracebacks."""
+    errors: list[Exception] = []
+    for _ in range(count):
+        error = kind(f"writing the image row failed ({count} in its batch): {cause}")
+        error.__cause__ = cause
+        errors.append(error)
+    return errors
 
 
 def _shut(waiting: Sequence[tuple[Row, asyncio.Future[int]]]) -> None:
@@ -147,6 +171,8 @@ class PostgresWriter:
     (a connection that died with a restarted server is replaced, not handed out)."""
 
     refusals: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError)
+    # OperationalError covers the pool's timeout; TimeoutError is WRITE_TIMEOUT's.
+    unavailable: tuple[type[Exception], ...] = (psycopg.OperationalError, TimeoutError)
 
     def __init__(self, database_url: str) -> None:
         _, connect_args = _PSYCOPG.create_connect_args(make_url(database_url))
@@ -182,6 +208,7 @@ class EngineWriter:
     """Rows through a SQLAlchemy engine on a worker thread: the demo's SQLite."""
 
     refusals: tuple[type[Exception], ...] = (IntegrityError, DataError)
+    unavailable: tuple[type[Exception], ...] = (OperationalError,)
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

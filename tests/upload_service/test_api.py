@@ -6,6 +6,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
+
+from upload_service.app import create_app
+from upload_service.settings import UploadSettings
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +133,20 @@ def test_file_redirects_to_the_original_until_derivatives_exist(
     assert "cat.jpg" in answer.headers["location"]
     wrong = app_client.get(f"/api/images/{body['id']}/file?size=huge", headers=headers)
     assert wrong.status_code == 422
+
+
+def test_a_database_outage_is_a_503_to_try_again_not_a_500(settings: UploadSettings) -> None:
+    port_one = make_url(settings.database_url).set(host="127.0.0.1", port=1)
+    down = settings.model_copy(update={"database_url": port_one.render_as_string(False)})
+    headers = {"Authorization": "Bearer any-token"}
+    with TestClient(create_app(down)) as client:
+        answers = [
+            client.get("/api/images", headers=headers),
+            client.post("/api/uploads", headers=headers, json=GOOD),
+        ]
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json() == {
+            "detail": "the database is unavailable; try again in a few seconds"
+        }
+        assert answer.headers["Retry-After"] == "5"

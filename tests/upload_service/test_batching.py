@@ -1,6 +1,6 @@
 """How BatchedInserts groups and answers requests, with a writer that the test holds
 up: a lone request goes at once, requests that arrive meanwhile go together next, and
-a shutdown answers every waiting request."""
+a shutdown answers every waiting request, a failed batch each of its requests."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from upload_service.batched_inserts import BatchedInserts, Row
+from upload_service.batched_inserts import BatchedInserts, BatchFailed, DatabaseUnavailable, Row
 
 
 class HeldWriter:
     """Gives row n the id 1000 + n; each write waits until the test lets it go."""
 
     refusals: tuple[type[Exception], ...] = (ValueError,)
+    unavailable: tuple[type[Exception], ...] = (ConnectionError,)
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
@@ -117,3 +118,35 @@ def test_a_refused_row_is_retried_alone_and_fails_alone(refused: str) -> None:
     ]
     assert str(outcomes[int(refused)]) == f"row {refused} refused"
     assert batches == [["0", "1", "2"], ["0"], ["1"], ["2"]]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [(ConnectionRefusedError("refused"), DatabaseUnavailable), (OSError("disk full"), BatchFailed)],
+)
+def test_a_failed_batch_gives_each_request_an_error_of_its_own(
+    error: Exception, kind: type[BatchFailed]
+) -> None:
+    class Failing(HeldWriter):
+        async def write(self, rows: Sequence[Row]) -> list[int]:
+            self.batches.append([row["name"] for row in rows])
+            raise error
+
+    async def scenario() -> tuple[list[int | BaseException], list[list[str]]]:
+        writer = Failing()
+        inserts = BatchedInserts(writer)
+        outcomes = await asyncio.gather(
+            *(inserts.insert({"name": str(n)}) for n in range(3)), return_exceptions=True
+        )
+        return list(outcomes), writer.batches
+
+    outcomes, batches = asyncio.run(scenario())
+
+    assert batches == [["0", "1", "2"]], "not a refusal: no row is written again alone"
+    assert all(type(o) is kind for o in outcomes), outcomes
+    # One exception raised in three requests would carry all three tracebacks.
+    assert len({id(o) for o in outcomes}) == 3
+    for outcome in outcomes:
+        assert isinstance(outcome, kind)
+        assert outcome.__cause__ is error
+        assert str(outcome) == f"writing the image row failed (3 in its batch): {error}"
