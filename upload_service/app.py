@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from anyio import CapacityLimiter
@@ -42,44 +42,49 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=0)
-        topology = Topology.from_settings(settings)
-        loop = asyncio.get_running_loop()
-        hub = Hub()
+        # Whatever was opened is closed again, in reverse, also when a later step fails.
+        async with AsyncExitStack() as opened:
+            engine = make_engine(
+                settings.database_url, pool_size=settings.db_pool_size, max_overflow=0
+            )
+            opened.callback(engine.dispose)
+            inserts = await open_batched_inserts(settings.database_url, engine)
+            opened.push_async_callback(inserts.close)
+            topology = Topology.from_settings(settings)
+            loop = asyncio.get_running_loop()
+            hub = Hub()
 
-        def on_event(event: StatusEvent) -> None:
-            loop.call_soon_threadsafe(hub.publish, event)
+            def on_event(event: StatusEvent) -> None:
+                loop.call_soon_threadsafe(hub.publish, event)
 
-        def on_gap(reason: str) -> None:
-            loop.call_soon_threadsafe(hub.resync, reason)
+            def on_gap(reason: str) -> None:
+                loop.call_soon_threadsafe(hub.resync, reason)
 
-        relay = StatusRelay(settings.amqp_url, topology, on_event=on_event, on_gap=on_gap)
-        broker = Broker(settings.amqp_url, topology)
-        app.state.resources = Resources(
-            settings=settings,
-            sessions=make_session_factory(engine),
-            inserts=await open_batched_inserts(settings.database_url, engine),
-            signer=make_s3_client(settings, public=True),
-            put_signer=PutSigner(
-                settings.s3_public_endpoint,
-                settings.s3_region,
-                settings.s3_access_key,
-                settings.s3_secret_key,
-            ),
-            s3=make_s3_client(settings),
-            broker=broker,
-            hub=hub,
-            relay=relay,
-            callers=TTLCache(maxsize=TOKEN_CACHE_SIZE, ttl=settings.token_cache_seconds),
-            upload_threads=CapacityLimiter(UPLOAD_THREADS),
-        )
-        relay.start()
-        yield
-        hub.close()
-        await asyncio.to_thread(relay.stop)
-        broker.close()
-        await app.state.resources.inserts.close()
-        engine.dispose()
+            broker = Broker(settings.amqp_url, topology)
+            opened.callback(broker.close)
+            relay = StatusRelay(settings.amqp_url, topology, on_event=on_event, on_gap=on_gap)
+            app.state.resources = Resources(
+                settings=settings,
+                sessions=make_session_factory(engine),
+                inserts=inserts,
+                signer=make_s3_client(settings, public=True),
+                put_signer=PutSigner(
+                    settings.s3_public_endpoint,
+                    settings.s3_region,
+                    settings.s3_access_key,
+                    settings.s3_secret_key,
+                ),
+                s3=make_s3_client(settings),
+                broker=broker,
+                hub=hub,
+                relay=relay,
+                callers=TTLCache(maxsize=TOKEN_CACHE_SIZE, ttl=settings.token_cache_seconds),
+                upload_threads=CapacityLimiter(UPLOAD_THREADS),
+            )
+            relay.start()
+            opened.push_async_callback(asyncio.to_thread, relay.stop)
+            opened.callback(hub.close)
+            yield
 
     app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)
     app.add_middleware(AdmissionLimit, limit=settings.db_pool_size)
