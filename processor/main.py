@@ -29,7 +29,8 @@ def stop_on_signals(stopping: threading.Event, workers: list[Worker]) -> list[st
 
     The handler only sets flags. It runs in the main thread between two bytecodes, which
     may be inside a log call holding the log's write lock (a plain ``threading.Lock``):
-    a handler that logged would wait on that lock forever.
+    a handler that logged would wait on that lock forever. For the same reason the main
+    thread must not call ``stopping.set()`` while the handlers are in place.
     """
     received: list[str] = []
 
@@ -64,10 +65,14 @@ def main() -> None:
         connection.ensure_connection(max_retries=30)
         topology.declare(connection)
         worker = Worker(connection, topology, ctx, probe=ctx.probe)
+        workers.append(worker)  # first: a signal from now on reaches it
         worker.should_stop = stopping.is_set()
-        workers.append(worker)
         start_periodic(ctx, topology, stopping)
         worker.run()
+        # Stopping anyway. A handler run inside the set() below would wait for the lock
+        # that set() holds, so no handler from here on.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stopping.set()
     engine.dispose()
     log.info("worker.stopped", signals=received)
