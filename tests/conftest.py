@@ -96,6 +96,9 @@ def processor_env(settings: Settings) -> dict[str, str]:
         env[f"GLOWWORM_{name.upper()}"] = str(value)
     env["GLOWWORM_RETRY_DELAYS"] = "[0.5, 1.0, 2.0]"
     env["GLOWWORM_JOB_LEASE_SECONDS"] = "20"
+    # No periodic pass: it would queue other tests' uploads behind their backs, and hold
+    # the lock the reconciler tests' own passes need (they share this database).
+    env["GLOWWORM_RECONCILE_INTERVAL_SECONDS"] = "0"
     return env
 
 
@@ -125,6 +128,7 @@ def processors(
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
     print(f"processor logs: {logs}")
 
 
@@ -339,6 +343,7 @@ class ApiServer:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -48,22 +48,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    token = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        found = re.search(r"Your admin token: (\S+)", Path(log).read_text(errors="replace"))
-        if found:
-            token = found.group(1)
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-        time.sleep(0.3)
-    assert token, f"demo did not start: {Path(log).read_text(errors='replace')[-2000:]}"
-    yield base, {"Authorization": f"Bearer {token}"}
-    proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        token = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = re.search(r"Your admin token: (\S+)", Path(log).read_text(errors="replace"))
+            if found:
+                token = found.group(1)
+                try:
+                    if httpx.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.3)
+        assert token, f"demo did not start: {Path(log).read_text(errors='replace')[-2000:]}"
+        yield base, {"Authorization": f"Bearer {token}"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def test_demo_processes_a_browser_style_upload_end_to_end(demo: tuple[str, dict[str, str]]) -> None:

@@ -99,6 +99,7 @@ class Pipeline:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
     def reconcile(self) -> str:
         answer = subprocess.run(

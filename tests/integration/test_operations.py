@@ -27,13 +27,19 @@ def test_pause_holds_work_in_the_queue_and_resume_finishes_it(
         body = uploader.upload(
             headers, (CORPUS / "pillow-rgb.bmp").read_bytes(), "held.bmp", "image/bmp"
         )
-        time.sleep(4)
+        # MinIO sends its event on a 3 s timer (nobody calls complete here).
+        deadline = time.monotonic() + 30
+        while True:
+            queue = client.get("/api/admin/processing-queue", headers=admin).json()
+            ingest = next(q for q in queue["queues"] if q["name"].endswith(".ingest"))
+            if ingest["messages"] >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert queue["paused"] is True
+        assert ingest["messages"] >= 1, "the event waits in its queue"
+        time.sleep(1)  # long enough for a processor that took work to claim it
         held = client.get(f"/api/images/{body['id']}/processing-status", headers=headers).json()
         assert held["processing_status"] == "pending", "nothing is processed while paused"
-        queue = client.get("/api/admin/processing-queue", headers=admin).json()
-        assert queue["paused"] is True
-        ingest = next(q for q in queue["queues"] if q["name"].endswith(".ingest"))
-        assert ingest["messages"] >= 1, "the event waits in its queue"
     finally:
         resumed = client.post("/api/admin/processing-queue/resume", headers=admin)
     assert resumed.json() == {"paused": False}

@@ -234,9 +234,9 @@ def test_broker_down_answers_503_and_the_storage_event_still_processes_it(
         {**processor_env, "GLOWWORM_AMQP_URL": f"amqp://glowworm:glowworm@127.0.0.1:{port}//"},
         tmp_path / "api.log",
     )
-    # Paused, so MinIO's event cannot register the image before the call is made.
-    assert client.post("/api/admin/processing-queue/pause", headers=admin).status_code == 202
     try:
+        # Paused, so MinIO's event cannot register the image before the call is made.
+        assert client.post("/api/admin/processing-queue/pause", headers=admin).status_code == 202
         server.wait_up()
         time.sleep(1)  # the processors hear the nudge
         data = (CORPUS / "pillow-icc-adobergb.jpg").read_bytes()
