@@ -90,15 +90,16 @@ def test_an_unreachable_store_is_unavailable_and_a_missing_bucket_on_write_is_tr
     assert not isinstance(answered.value, DependencyUnavailable)
 
 
-class _SlowDown(BaseHTTPRequestHandler):
-    """A store that answers every request 503 SlowDown, as S3 does when overloaded."""
+class _Refusing(BaseHTTPRequestHandler):
+    """A store that answers every request with one S3 error (503 SlowDown: overloaded)."""
 
     calls = 0
+    status, code = 503, "SlowDown"
 
     def _answer(self) -> None:
         type(self).calls += 1
-        body = b"<Error><Code>SlowDown</Code><Message>Please reduce your rate</Message></Error>"
-        self.send_response(503)
+        body = f"<Error><Code>{self.code}</Code><Message>no</Message></Error>".encode()
+        self.send_response(self.status)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -111,18 +112,42 @@ class _SlowDown(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_store_answering_503_is_a_failed_attempt_after_one_retry_not_an_outage() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowDown)
+@pytest.fixture
+def refusing() -> Iterator[tuple[type[_Refusing], Minio]]:
+    """A class of its own (set status and code on it) serving requests, and a client of it."""
+    handler = type("Refusing", (_Refusing,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        slow = make_minio_client(_settings(f"http://127.0.0.1:{server.server_port}"))
-        with pytest.raises(TransientError, match="SlowDown") as caught:
-            blobs.read(slow, "originals", "a.jpg")
-        assert not isinstance(caught.value, DependencyUnavailable)
-        assert _SlowDown.calls == 2  # the request and its one retry
+        yield handler, make_minio_client(_settings(f"http://127.0.0.1:{server.server_port}"))
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_store_answering_503_is_a_failed_attempt_after_one_retry_not_an_outage(
+    refusing: tuple[type[_Refusing], Minio],
+) -> None:
+    handler, slow = refusing
+    with pytest.raises(TransientError, match="SlowDown") as caught:
+        blobs.read(slow, "originals", "a.jpg")
+    assert not isinstance(caught.value, DependencyUnavailable)
+    assert handler.calls == 2  # the request and its one retry
+
+
+# What MinIO answers while it starts, and to the requests in flight when it stops.
+@pytest.mark.parametrize(
+    ("status", "code"), [(503, "XMinioServerNotInitialized"), (499, "ClientDisconnected")]
+)
+def test_a_store_starting_or_stopping_is_an_outage_not_a_failed_attempt(
+    refusing: tuple[type[_Refusing], Minio], status: int, code: str
+) -> None:
+    handler, store = refusing
+    handler.status, handler.code = status, code
+    with pytest.raises(DependencyUnavailable, match=f"not in service \\({code}\\)"):
+        blobs.write(store, "derivatives", "1/small.jpg", b"x", "image/jpeg")
+    with pytest.raises(DependencyUnavailable, match=code):
+        blobs.read(store, "originals", "a.jpg")
 
 
 def test_an_endpoint_with_a_path_is_refused_rather_than_cut() -> None:
