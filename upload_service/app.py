@@ -48,7 +48,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
                 settings.database_url, pool_size=settings.db_pool_size, max_overflow=0
             )
             opened.callback(engine.dispose)
-            inserts = await open_batched_inserts(settings.database_url, engine)
+            inserts = open_batched_inserts(settings.database_url, engine)
             opened.push_async_callback(inserts.close)
             topology = Topology.from_settings(settings)
             loop = asyncio.get_running_loop()

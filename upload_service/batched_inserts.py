@@ -12,8 +12,8 @@ and so on. A request on its own goes out at once, in a batch of one: no timer, n
 wait. Under load the batches grow by themselves, and the round trips are shared.
 
 Postgres gets the batch from psycopg's async driver on the event loop, as one INSERT
-statement for all its rows: atomic without BEGIN and COMMIT, so a batch costs the pool's
-check of its connection and the statement, two round trips. Side by side on 2 workers
+statement for all its rows: atomic without BEGIN and COMMIT, so a batch costs a check of
+its connection and the statement, two round trips. Side by side on 2 workers
 and 50 connections, the route answered 855-995 requests a second through SQLAlchemy's
 asyncio engine and 1,119-1,151 through psycopg; one statement per batch instead of one
 INSERT per row then took Postgres from 0.21 to 0.13 CPUs at about 1,050 a second. The
@@ -36,7 +36,6 @@ from typing import Any, Protocol
 
 import anyio
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
     ARRAY,
     Engine,
@@ -167,41 +166,64 @@ def _shut(waiting: Sequence[tuple[Row, asyncio.Future[int]]]) -> None:
 
 
 class PostgresWriter:
-    """Rows into Postgres through one pooled async connection, checked before each use
-    (a connection that died with a restarted server is replaced, not handed out)."""
+    """Rows into Postgres through one connection of its own, made when a batch needs one.
+
+    Before each batch the connection is checked with an empty statement, so one that
+    died with a restarted server is replaced, not written to. Without a connection, the
+    batch makes one: the first upload after an outage reconnects at once. (psycopg_pool,
+    used before, reconnects in the background with exponential backoff: after a 30 s
+    outage, the Postgres fault test saw uploads refused for another 30 s and more.)
+    """
 
     refusals: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError)
-    # OperationalError covers the pool's timeout; TimeoutError is WRITE_TIMEOUT's.
+    # A connection refused, lost or timed out (psycopg's connect_timeout included);
+    # TimeoutError is WRITE_TIMEOUT's.
     unavailable: tuple[type[Exception], ...] = (psycopg.OperationalError, TimeoutError)
 
     def __init__(self, database_url: str) -> None:
         _, connect_args = _PSYCOPG.create_connect_args(make_url(database_url))
-        self.pool = AsyncConnectionPool(
-            "",
-            min_size=1,
-            max_size=1,
-            timeout=CONNECT_TIMEOUT,
-            check=AsyncConnectionPool.check_connection,
-            kwargs={**connect_args, "autocommit": True},  # one statement: it commits alone
-            open=False,
-        )
-
-    async def open(self) -> None:
-        """Starts connecting in the background: the API starts even while Postgres is down."""
-        await self.pool.open(wait=False)
+        # One statement a batch: it commits alone.
+        self.connect_args = {
+            "connect_timeout": round(CONNECT_TIMEOUT),
+            **connect_args,
+            "autocommit": True,
+        }
+        self._connection: psycopg.AsyncConnection[Any] | None = None
 
     async def write(self, rows: Sequence[Row]) -> list[int]:
         columns = tuple(rows[0])
         arrays = {name: [_plain(row[name]) for row in rows] for name in columns}
-        async with self.pool.connection() as connection, asyncio.timeout(WRITE_TIMEOUT):
-            cursor = await connection.execute(_insert_sql(columns), arrays)
-            ids = {(bucket, key): image_id for image_id, bucket, key in await cursor.fetchall()}
+        connection = await self._connected()
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                cursor = await connection.execute(_insert_sql(columns), arrays)
+                returned = await cursor.fetchall()
+        except self.refusals:
+            raise  # the connection is fine: autocommit left no transaction open
+        except BaseException:
+            await self.close()  # a statement cut off, or a connection lost: start afresh
+            raise
+        ids = {(bucket, key): image_id for image_id, bucket, key in returned}
         if len(ids) != len(rows):
             raise RuntimeError(f"{len(rows)} image rows inserted, {len(ids)} returned")
         return [ids[row["bucket"], row["key"]] for row in rows]
 
+    async def _connected(self) -> psycopg.AsyncConnection[Any]:
+        """The connection, checked; a new one when there is none or it no longer answers."""
+        if self._connection is not None:
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    await self._connection.execute("")
+                return self._connection
+            except (psycopg.Error, TimeoutError):
+                await self.close()
+        self._connection = await psycopg.AsyncConnection.connect(**self.connect_args)
+        return self._connection
+
     async def close(self) -> None:
-        await self.pool.close()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
 
 
 class EngineWriter:
@@ -255,10 +277,9 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-async def open_batched_inserts(database_url: str, engine: Engine) -> BatchedInserts:
-    """Batched inserts for this database: Postgres's own async driver, else ``engine``."""
+def open_batched_inserts(database_url: str, engine: Engine) -> BatchedInserts:
+    """Batched inserts for this database: Postgres's own async driver, else ``engine``.
+    Nothing connects yet: the API starts even while the database is down."""
     if make_url(database_url).get_backend_name() != "postgresql":
         return BatchedInserts(EngineWriter(engine))
-    writer = PostgresWriter(database_url)
-    await writer.open()
-    return BatchedInserts(writer)
+    return BatchedInserts(PostgresWriter(database_url))
