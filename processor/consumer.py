@@ -191,9 +191,11 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
         except TransientError as e:
             self._send_back(message, INGEST_KEY, e)
             return
+        # Announced before the jobs go out: another processor may take the thumbnail job
+        # at once, and its events must not reach a client before "uploaded".
+        self._announce()
         for follow_up in follow_ups:
             self.publisher.publish_job(follow_up)
-        self._announce()
         message.ack()
 
     def on_variant(self, message: Message) -> None:
@@ -229,9 +231,9 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
                 self._trip("a dependency is unreachable")
             return
         assert isinstance(outcome, Finished)
+        self._announce()  # before the follow-up, whose events come after these (see on_event)
         if outcome.follow_up is not None:
             self.publisher.publish_job(outcome.follow_up)
-        self._announce()
         if outcome.dead:
             message.reject(requeue=False)  # kept in the dead-letter queue
         else:
