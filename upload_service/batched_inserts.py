@@ -172,7 +172,7 @@ class PostgresWriter:
     died with a restarted server is replaced, not written to. Without a connection, the
     batch makes one: the first upload after an outage reconnects at once. (psycopg_pool,
     used before, reconnects in the background with exponential backoff: after a 30 s
-    outage, the Postgres fault test saw uploads refused for another 30 s and more.)
+    outage, the Postgres fault test saw uploads still refused 14 s after it ended.)
     """
 
     refusals: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError)
