@@ -51,6 +51,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from glowworm.models import Image
 
@@ -96,9 +97,12 @@ class BatchedInserts:
         self.writer = writer
         self._queued: list[tuple[Row, asyncio.Future[int]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def insert(self, row: Row) -> int:
         """The id of ``row``, once it is committed; raises what the insert raised."""
+        if self._closed:  # a late request must not reopen the writer's connection
+            raise RuntimeError(_SHUTTING_DOWN)
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._queued.append((row, done))
         if self._drainer is None:
@@ -107,6 +111,7 @@ class BatchedInserts:
 
     async def close(self) -> None:
         """Stops the drain task and closes the writer; waiting requests get an error."""
+        self._closed = True
         if self._drainer is not None:
             self._drainer.cancel()
             await asyncio.gather(self._drainer, return_exceptions=True)
@@ -159,10 +164,13 @@ def _each(kind: type[BatchFailed], cause: Exception, count: int) -> list[Excepti
     return errors
 
 
+_SHUTTING_DOWN = "the API is shutting down; upload again"
+
+
 def _shut(waiting: Sequence[tuple[Row, asyncio.Future[int]]]) -> None:
     for _, done in waiting:
         if not done.done():
-            done.set_exception(RuntimeError("the API is shutting down; upload again"))
+            done.set_exception(RuntimeError(_SHUTTING_DOWN))
 
 
 class PostgresWriter:
@@ -209,16 +217,21 @@ class PostgresWriter:
         return [ids[row["bucket"], row["key"]] for row in rows]
 
     async def _connected(self) -> psycopg.AsyncConnection[Any]:
-        """The connection, checked; a new one when there is none or it no longer answers."""
-        if self._connection is not None:
-            try:
-                async with asyncio.timeout(CONNECT_TIMEOUT):
-                    await self._connection.execute("")
+        """The connection, checked; a new one when there is none or it no longer answers.
+        Check and connect together take at most CONNECT_TIMEOUT."""
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                if self._connection is not None:
+                    try:
+                        await self._connection.execute("")
+                        return self._connection
+                    except psycopg.Error:
+                        await self.close()
+                self._connection = await psycopg.AsyncConnection.connect(**self.connect_args)
                 return self._connection
-            except (psycopg.Error, TimeoutError):
-                await self.close()
-        self._connection = await psycopg.AsyncConnection.connect(**self.connect_args)
-        return self._connection
+        except BaseException:
+            await self.close()  # a check or a connect cut off: nothing half-made is kept
+            raise
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -230,7 +243,8 @@ class EngineWriter:
     """Rows through a SQLAlchemy engine on a worker thread: the demo's SQLite."""
 
     refusals: tuple[type[Exception], ...] = (IntegrityError, DataError)
-    unavailable: tuple[type[Exception], ...] = (OperationalError,)
+    # SQLite busy or locked, or no connection free in the engine's pool.
+    unavailable: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -22,21 +22,25 @@ def test_pause_holds_work_in_the_queue_and_resume_finishes_it(
     paused = client.post("/api/admin/processing-queue/pause", headers=admin)
     assert paused.status_code == 202
     assert paused.json() == {"paused": True}
+
+    def queued() -> tuple[bool, int]:
+        queue = client.get("/api/admin/processing-queue", headers=admin).json()
+        ingest = next(q for q in queue["queues"] if q["name"].endswith(".ingest"))
+        return queue["paused"], ingest["messages"]
+
     try:
         time.sleep(1)  # the processors hear the nudge
+        before = queued()[1]
         body = uploader.upload(
             headers, (CORPUS / "pillow-rgb.bmp").read_bytes(), "held.bmp", "image/bmp"
         )
         # MinIO sends its event on a 3 s timer (nobody calls complete here).
         deadline = time.monotonic() + 30
-        while True:
-            queue = client.get("/api/admin/processing-queue", headers=admin).json()
-            ingest = next(q for q in queue["queues"] if q["name"].endswith(".ingest"))
-            if ingest["messages"] >= 1 or time.monotonic() > deadline:
-                break
+        while (now := queued())[1] <= before and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert queue["paused"] is True
-        assert ingest["messages"] >= 1, "the event waits in its queue"
+        still_paused, waiting = now
+        assert still_paused is True
+        assert waiting > before, "the event waits in its queue"
         time.sleep(1)  # long enough for a processor that took work to claim it
         held = client.get(f"/api/images/{body['id']}/processing-status", headers=headers).json()
         assert held["processing_status"] == "pending", "nothing is processed while paused"

@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
+from starlette.websockets import WebSocketDisconnect
 
+from glowworm.db import make_engine
 from upload_service.app import create_app
+from upload_service.batched_inserts import open_batched_inserts
 from upload_service.settings import UploadSettings
 
 pytestmark = pytest.mark.integration
@@ -135,18 +138,49 @@ def test_file_redirects_to_the_original_until_derivatives_exist(
     assert wrong.status_code == 422
 
 
+def _unreachable(settings: UploadSettings) -> str:
+    """The database URL of ``settings`` with a port nothing listens on."""
+    return make_url(settings.database_url).set(host="127.0.0.1", port=1).render_as_string(False)
+
+
+OUTAGE = {"detail": "the database is unavailable; try again in a few seconds"}
+
+
 def test_a_database_outage_is_a_503_to_try_again_not_a_500(settings: UploadSettings) -> None:
-    port_one = make_url(settings.database_url).set(host="127.0.0.1", port=1)
-    down = settings.model_copy(update={"database_url": port_one.render_as_string(False)})
+    down = settings.model_copy(update={"database_url": _unreachable(settings)})
     headers = {"Authorization": "Bearer any-token"}
     with TestClient(create_app(down)) as client:
         answers = [
             client.get("/api/images", headers=headers),
             client.post("/api/uploads", headers=headers, json=GOOD),
         ]
+        with client.websocket_connect("/api/ws") as ws:
+            ws.send_json({"type": "auth", "token": "any-token"})
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
     for answer in answers:
         assert answer.status_code == 503, answer.text
-        assert answer.json() == {
-            "detail": "the database is unavailable; try again in a few seconds"
-        }
+        assert answer.json() == OUTAGE
         assert answer.headers["Retry-After"] == "5"
+    assert (closed.value.code, closed.value.reason) == (1013, OUTAGE["detail"])
+
+
+def test_an_upload_whose_row_cannot_be_written_is_a_503_too(
+    settings: UploadSettings, make_token: Any
+) -> None:
+    """A caller the API already knows (so letting them in needs no database), while the
+    upload route's own connection cannot reach the database: a real writer, pointed at a
+    port nothing listens on (it never connects, so there is nothing to close)."""
+    headers = make_token()
+    unreachable = _unreachable(settings)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/api/uploads", headers=headers, json=GOOD).status_code == 201
+        resources = client.app.state.resources  # type: ignore[attr-defined]
+        working = resources.inserts
+        resources.inserts = open_batched_inserts(unreachable, make_engine(unreachable))
+        try:
+            answer = client.post("/api/uploads", headers=headers, json=GOOD)
+        finally:
+            resources.inserts = working
+    assert answer.status_code == 503, answer.text
+    assert answer.json() == OUTAGE

@@ -64,12 +64,14 @@ def test_closing_answers_the_waiting_requests_and_closes_the_writer(steps: int) 
             await asyncio.sleep(0)
         assert len(writer.batches) == steps - 1
         await inserts.close()
+        waiting.append(asyncio.create_task(inserts.insert({"name": "late"})))
         outcomes = await asyncio.gather(*waiting, return_exceptions=True)
         return list(outcomes), writer.closed
 
     outcomes, closed = asyncio.run(scenario())
 
     assert closed
+    assert len(outcomes) == 4, "the request after closing is refused too"
     for outcome in outcomes:
         assert isinstance(outcome, RuntimeError)
         assert "shutting down" in str(outcome)
