@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -175,12 +176,13 @@ def test_an_upload_whose_row_cannot_be_written_is_a_503_too(
     unreachable = _unreachable(settings)
     with TestClient(create_app(settings)) as client:
         assert client.post("/api/uploads", headers=headers, json=GOOD).status_code == 201
-        resources = client.app.state.resources  # type: ignore[attr-defined]
-        working = resources.inserts
-        resources.inserts = open_batched_inserts(unreachable, make_engine(unreachable))
+        state = client.app.state  # type: ignore[attr-defined]
+        working = state.resources
+        unwritable = open_batched_inserts(unreachable, make_engine(unreachable))
+        state.resources = replace(working, inserts=unwritable)
         try:
             answer = client.post("/api/uploads", headers=headers, json=GOOD)
         finally:
-            resources.inserts = working
+            state.resources = working
     assert answer.status_code == 503, answer.text
     assert answer.json() == OUTAGE
