@@ -32,6 +32,21 @@ class HeldWriter:
         self.closed = True
 
 
+def _three_at_once(writer: HeldWriter) -> tuple[list[int | BaseException], list[list[str]]]:
+    """Rows "0", "1" and "2" inserted at once through ``writer``: each request's outcome,
+    and the batches the writer was given."""
+
+    async def scenario() -> list[int | BaseException]:
+        inserts = BatchedInserts(writer)
+        return list(
+            await asyncio.gather(
+                *(inserts.insert({"name": str(n)}) for n in range(3)), return_exceptions=True
+            )
+        )
+
+    return asyncio.run(scenario()), writer.batches
+
+
 def test_requests_that_arrive_during_a_write_go_together_in_the_next() -> None:
     async def scenario() -> tuple[list[int], list[list[str]]]:
         writer = HeldWriter()
@@ -105,15 +120,7 @@ def test_a_refused_row_is_retried_alone_and_fails_alone(refused: str) -> None:
             self.release.set()
             return await super().write(rows)
 
-    async def scenario() -> tuple[list[int | BaseException], list[list[str]]]:
-        writer = Picky()
-        inserts = BatchedInserts(writer)
-        outcomes = await asyncio.gather(
-            *(inserts.insert({"name": str(n)}) for n in range(3)), return_exceptions=True
-        )
-        return list(outcomes), writer.batches
-
-    outcomes, batches = asyncio.run(scenario())
+    outcomes, batches = _three_at_once(Picky())
 
     assert [o for o in outcomes if isinstance(o, int)] == [
         1000 + n for n in range(3) if str(n) != refused
@@ -134,15 +141,7 @@ def test_a_failed_batch_gives_each_request_an_error_of_its_own(
             self.batches.append([row["name"] for row in rows])
             raise error
 
-    async def scenario() -> tuple[list[int | BaseException], list[list[str]]]:
-        writer = Failing()
-        inserts = BatchedInserts(writer)
-        outcomes = await asyncio.gather(
-            *(inserts.insert({"name": str(n)}) for n in range(3)), return_exceptions=True
-        )
-        return list(outcomes), writer.batches
-
-    outcomes, batches = asyncio.run(scenario())
+    outcomes, batches = _three_at_once(Failing())
 
     assert batches == [["0", "1", "2"]], "not a refusal: no row is written again alone"
     assert all(type(o) is kind for o in outcomes), outcomes
