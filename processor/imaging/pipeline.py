@@ -20,6 +20,7 @@ from processor.imaging.steps import (
     first_frame,
     fit_largest,
     orient,
+    shrink_large_jpeg,
     shrink_on_load,
     strip_metadata,
     to_srgb,
@@ -30,6 +31,7 @@ from processor.imaging.steps import (
 # derivative is then resized from the one before it and encoded.
 PIPELINE: tuple[Step, ...] = (
     first_frame,
+    shrink_large_jpeg,
     shrink_on_load,
     decode,
     to_working_mode,
@@ -95,6 +97,7 @@ def _start(
         orientation=orientation,
         icc_profile=image.info.get("icc_profile") or None,
         target=plan[0][1],
+        source=data,
     )
     return canvas, plan
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageFile
 
-from processor.imaging import colour
+from processor.imaging import colour, large_jpeg
 from processor.imaging.geometry import UPRIGHT, Size, turn
 from processor.imaging.resampling import shrink
 
@@ -34,6 +34,8 @@ class Canvas:
     icc_profile: bytes | None
     # Size of the largest derivative, upright; the first resize goes straight to it.
     target: Size
+    # The encoded upload, for a decoder that reads it itself (libvips, for big JPEGs).
+    source: bytes
 
 
 Step = Callable[[Canvas], Canvas]
@@ -45,6 +47,18 @@ def first_frame(canvas: Canvas) -> Canvas:
         return canvas
     canvas.image.seek(0)
     return canvas
+
+
+def shrink_large_jpeg(canvas: Canvas) -> Canvas:
+    """Decode a big RGB JPEG straight to the largest derivative's size, with libvips.
+
+    Where this applies, the steps up to ``fit_largest`` find nothing left to do.
+    """
+    wanted = turn(canvas.target, canvas.orientation)
+    if not large_jpeg.wanted_here(canvas.image, wanted):
+        return canvas
+    shrunk = large_jpeg.decode_shrunk(canvas.source, canvas.image.size, wanted)
+    return replace(canvas, image=shrunk)
 
 
 def shrink_on_load(canvas: Canvas) -> Canvas:

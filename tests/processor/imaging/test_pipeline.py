@@ -12,7 +12,8 @@ from PIL import Image, ImageCms, ImageFile, ImageOps, ImageStat
 
 from glowworm.sizes import ALL_SIZES, SIZES_BY_NAME, THUMBNAIL_SIZES, VARIANT_SIZES, SizeSpec
 from processor.errors import FailureKind, PermanentError
-from processor.imaging import Limits, Rendition, render
+from processor.imaging import Limits, Rendition, large_jpeg, render
+from processor.imaging.geometry import Size
 from processor.imaging.pipeline import PIPELINE
 from tests.processor.imaging.picture import (
     CORPUS,
@@ -52,9 +53,11 @@ def test_corpus_lists_agree_with_the_files() -> None:
 def test_pipeline_order_keeps_the_expensive_work_small() -> None:
     names = [step.__name__ for step in PIPELINE]
     position = names.index
-    # draft() works only before the decode; then alpha and palettes must be gone before
-    # resampling; turning and colour conversion touch the fewest pixels after the resize.
-    assert position("shrink_on_load") < position("decode") < position("to_working_mode")
+    # libvips takes big JPEGs before draft(), which works only before the decode; alpha
+    # and palettes must be gone before resampling; turning and colour conversion touch
+    # the fewest pixels after the resize.
+    assert position("shrink_large_jpeg") < position("shrink_on_load") < position("decode")
+    assert position("decode") < position("to_working_mode")
     assert position("to_working_mode") < position("fit_largest") < position("orient")
     assert position("fit_largest") < position("to_srgb")
     assert names.count("orient") == 1
@@ -90,25 +93,38 @@ def test_each_job_gets_only_its_own_sizes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sizes", "decoded_at"),
-    [(THUMBNAIL_SIZES, (750, 500)), (VARIANT_SIZES, (6000, 4000)), (ALL_SIZES, (6000, 4000))],
+    ("sizes", "decode"),
+    [
+        (THUMBNAIL_SIZES, ("Pillow", (750, 500))),
+        (VARIANT_SIZES, ("libvips", (6000, 4000))),
+        (ALL_SIZES, ("libvips", (6000, 4000))),
+    ],
 )
 def test_one_decode_shrunk_on_load_no_smaller_than_the_largest_box(
-    sizes: tuple[SizeSpec, ...], decoded_at: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+    sizes: tuple[SizeSpec, ...],
+    decode: tuple[str, tuple[int, int]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    decodes: list[tuple[int, int]] = []
+    decodes: list[tuple[str, tuple[int, int]]] = []
     load = ImageFile.ImageFile.load
+    decode_shrunk = large_jpeg.decode_shrunk
 
     def counting_load(self: ImageFile.ImageFile) -> Any:
         if self.tile:
-            decodes.append(self.size)
+            decodes.append(("Pillow", self.size))
         return load(self)
 
+    def counting_decode_shrunk(data: bytes, size: Size, wanted: Size) -> Image.Image:
+        factor = large_jpeg.load_shrink(size, wanted)
+        decodes.append(("libvips", (size[0] // factor, size[1] // factor)))
+        return decode_shrunk(data, size, wanted)
+
     monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    monkeypatch.setattr(large_jpeg, "decode_shrunk", counting_decode_shrunk)
     render(corpus_bytes("big-6000x4000-orientation-6.jpg"), sizes)
     # 1/8 scale still covers the 600 px box (stored sideways: 600x400); 1/2 would not
-    # cover the 2160x3240 UHD derivative.
-    assert decodes == [decoded_at]
+    # cover the 2160x3240 UHD derivative, which libvips shrinks to in the same pass.
+    assert decodes == [decode]
 
 
 def test_a_small_image_is_never_upscaled(rendered: Rendered) -> None:

@@ -22,8 +22,9 @@ from tests.processor.imaging.picture import corpus_bytes, rgb
 
 
 def _canvas(name: str, target: tuple[int, int], orientation: int = 1) -> Canvas:
-    image = open_image(corpus_bytes(name), Limits())
-    return Canvas(image, orientation, image.info.get("icc_profile"), target)
+    data = corpus_bytes(name)
+    image = open_image(data, Limits())
+    return Canvas(image, orientation, image.info.get("icc_profile"), target, data)
 
 
 def test_first_frame_goes_back_to_frame_zero() -> None:
@@ -51,23 +52,21 @@ def test_shrink_on_load_leaves_other_formats_alone() -> None:
 
 
 def test_to_working_mode_skips_plain_rgb() -> None:
-    canvas = Canvas(Image.new("RGB", (2, 2)), 1, None, (2, 2))
+    canvas = Canvas(Image.new("RGB", (2, 2)), 1, None, (2, 2), b"")
     assert to_working_mode(canvas) is canvas
 
 
 def test_fit_largest_resizes_in_stored_orientation() -> None:
-    canvas = Canvas(Image.new("RGB", (400, 300)), 6, None, (150, 200))
+    canvas = Canvas(Image.new("RGB", (400, 300)), 6, None, (150, 200), b"")
     assert fit_largest(canvas).image.size == (200, 150)
-    assert fit_largest(Canvas(Image.new("RGB", (200, 150)), 6, None, (150, 200))).image.size == (
-        200,
-        150,
-    )
+    done = Canvas(Image.new("RGB", (200, 150)), 6, None, (150, 200), b"")
+    assert fit_largest(done).image.size == (200, 150)
 
 
 def test_orient_turns_once_then_has_nothing_left_to_do() -> None:
     image = Image.new("RGB", (2, 1), (255, 0, 0))
     image.putpixel((1, 0), (0, 0, 255))
-    canvas = orient(Canvas(image, 6, None, (1, 2)))
+    canvas = orient(Canvas(image, 6, None, (1, 2), b""))
     assert canvas.orientation == 1
     assert canvas.image.size == (1, 2)
     assert rgb(canvas.image, (0, 0)) == (255, 0, 0)  # turned clockwise: left is now top
@@ -75,16 +74,16 @@ def test_orient_turns_once_then_has_nothing_left_to_do() -> None:
 
 
 def test_to_srgb_skips_untagged_rgb_and_clears_the_profile() -> None:
-    untagged = Canvas(Image.new("RGB", (1, 1)), 1, None, (1, 1))
+    untagged = Canvas(Image.new("RGB", (1, 1)), 1, None, (1, 1), b"")
     assert to_srgb(untagged) is untagged
-    cmyk = to_srgb(Canvas(Image.new("CMYK", (1, 1)), 1, b"junk", (1, 1)))
+    cmyk = to_srgb(Canvas(Image.new("CMYK", (1, 1)), 1, b"junk", (1, 1), b""))
     assert (cmyk.image.mode, cmyk.icc_profile) == ("RGB", None)
 
 
 def test_strip_metadata_empties_the_info() -> None:
     image = Image.new("RGB", (1, 1))
     image.info.update(exif=b"Exif\x00\x00", comment=b"private-note", icc_profile=b"x")
-    canvas = strip_metadata(Canvas(image, 1, None, (1, 1)))
+    canvas = strip_metadata(Canvas(image, 1, None, (1, 1), b""))
     assert canvas.image.info == {}
     buffer = io.BytesIO()
     canvas.image.save(buffer, "JPEG")
