@@ -317,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Single-threaded comparison: the processor scales by replicas, not threads per job.
     pyvips.concurrency_set(1)
+    # No operation cache either: every run decodes, as every upload does (ours sets both).
+    pyvips.cache_set_max(0)
     if args.child:
         child(*args.child)
         return 0

@@ -23,3 +23,6 @@ def configure_logging(level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
+    # libvips' warnings about a damaged upload ("read gave 7 warnings") arrive as plain
+    # text through pyvips' logger; the job's own log line already gives the reason.
+    logging.getLogger("pyvips").setLevel(logging.ERROR)

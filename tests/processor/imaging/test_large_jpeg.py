@@ -5,18 +5,19 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 from glowworm.sizes import SIZES_BY_NAME, VARIANT_SIZES
 from processor.errors import FailureKind, PermanentError
 from processor.imaging import large_jpeg, render
 from processor.imaging.formats import DEFAULT_LIMITS
+from processor.imaging.geometry import Size
 from processor.imaging.header import open_image
 from tests.processor.imaging.picture import CORPUS, decoded, mean_abs_diff
 
 # Mean absolute difference (0..255) between libvips' and Pillow's render of one photo:
 # both resample the same decode with a support-1 kernel and encode at q85, so they land
-# within ~1; a swapped channel, a shifted row or a wrong turn is tens away.
+# within ~1. On _photo, one row shifted is 4 away; a swapped channel or a turn, tens.
 SAME_PICTURE = 2.0
 
 
@@ -26,9 +27,13 @@ def _jpeg(image: Image.Image, **save: object) -> bytes:
     return buffer.getvalue()
 
 
-def _marked_photo(width: int, height: int) -> Image.Image:
-    """A landscape picture whose corners differ: red top left, blue bottom right."""
-    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+def _photo(width: int, height: int) -> Image.Image:
+    """Blotches 16 px across over a gradient, with a red top left and a blue bottom right."""
+    texture = Image.effect_noise((width // 16, height // 16), 80).resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
+    gradient = Image.linear_gradient("L").resize((width, height))
+    image = Image.merge("RGB", (texture, gradient, ImageChops.invert(texture)))
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, width // 5, height // 5), fill=(220, 30, 30))
     draw.rectangle((width - width // 5, height - height // 5, width, height), fill=(30, 30, 220))
@@ -37,6 +42,19 @@ def _marked_photo(width: int, height: int) -> Image.Image:
 
 def _without_libvips(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(large_jpeg, "wanted_here", lambda image, wanted: False)
+
+
+def _counting_libvips(monkeypatch: pytest.MonkeyPatch) -> list[Size]:
+    """The sizes libvips decodes at from now on, one entry per call."""
+    made: list[Size] = []
+    decode_shrunk = large_jpeg.decode_shrunk
+
+    def counting(data: bytes, size: Size, wanted: Size) -> Image.Image:
+        made.append(wanted)
+        return decode_shrunk(data, size, wanted)
+
+    monkeypatch.setattr(large_jpeg, "decode_shrunk", counting)
+    return made
 
 
 @pytest.mark.parametrize(
@@ -84,8 +102,10 @@ def test_other_formats_stay_with_pillow() -> None:
 def test_variants_match_pillows_render(orientation: int, monkeypatch: pytest.MonkeyPatch) -> None:
     exif = Image.Exif()
     exif[0x0112] = orientation
-    data = _jpeg(_marked_photo(4000, 3000), exif=exif)
+    data = _jpeg(_photo(4000, 3000), exif=exif)
+    decodes = _counting_libvips(monkeypatch)
     ours = render(data, VARIANT_SIZES)
+    assert decodes == [(2880, 2160)]
     _without_libvips(monkeypatch)
     pillows = render(data, VARIANT_SIZES)
     for by_libvips, by_pillow in zip(ours, pillows, strict=True):
@@ -96,7 +116,7 @@ def test_variants_match_pillows_render(orientation: int, monkeypatch: pytest.Mon
 def test_upright_photo_keeps_its_corners() -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways: turned 90 degrees clockwise to view
-    uhd = decoded(render(_jpeg(_marked_photo(4000, 3000), exif=exif), [SIZES_BY_NAME["uhd"]])[0])
+    uhd = decoded(render(_jpeg(_photo(4000, 3000), exif=exif), [SIZES_BY_NAME["uhd"]])[0])
     assert uhd.size == (2160, 2880)
     red_corner = uhd.getpixel((uhd.width - 10, 10))
     blue_corner = uhd.getpixel((10, uhd.height - 10))
@@ -111,7 +131,9 @@ def test_embedded_profile_is_still_converted(monkeypatch: pytest.MonkeyPatch) ->
     # A mid green: Adobe RGB's is far more saturated than sRGB's same numbers.
     green = Image.new("RGB", (4000, 3000), (60, 160, 60))
     data = _jpeg(green, icc_profile=profile)
+    decodes = _counting_libvips(monkeypatch)
     ours = decoded(render(data, [SIZES_BY_NAME["uhd"]])[0])
+    assert decodes == [(2880, 2160)]
     _without_libvips(monkeypatch)
     pillows = decoded(render(data, [SIZES_BY_NAME["uhd"]])[0])
     assert mean_abs_diff(ours, pillows) < SAME_PICTURE
@@ -119,7 +141,7 @@ def test_embedded_profile_is_still_converted(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_truncated_big_jpeg_fails_permanently_with_the_reason() -> None:
-    data = _jpeg(_marked_photo(4000, 3000))
+    data = _jpeg(_photo(4000, 3000))
     with pytest.raises(PermanentError) as failed:
         render(data[: len(data) // 2], VARIANT_SIZES)
     assert failed.value.kind is FailureKind.CORRUPT

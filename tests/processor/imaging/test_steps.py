@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image
+from PIL import Image, ImageFile
 
 from processor.imaging import Limits
 from processor.imaging.header import open_image
@@ -13,6 +13,7 @@ from processor.imaging.steps import (
     first_frame,
     fit_largest,
     orient,
+    shrink_large_jpeg,
     shrink_on_load,
     strip_metadata,
     to_srgb,
@@ -31,6 +32,21 @@ def test_first_frame_goes_back_to_frame_zero() -> None:
     canvas = _canvas("pillow-animated.gif", (320, 240))
     canvas.image.seek(3)
     assert first_frame(canvas).image.tell() == 0
+
+
+def test_shrink_large_jpeg_decodes_straight_to_the_target_in_stored_orientation() -> None:
+    # Stored 6000x4000 with orientation 6: the upright 2160x3240 target is 3240x2160 stored.
+    canvas = _canvas("big-6000x4000-orientation-6.jpg", (2160, 3240), orientation=6)
+    shrunk = shrink_large_jpeg(canvas)
+    assert shrunk.image.size == (3240, 2160)
+    assert not isinstance(shrunk.image, ImageFile.ImageFile)  # decoded: no file left to read
+    assert shrunk.orientation == 6
+
+
+def test_shrink_large_jpeg_leaves_what_pillow_decodes_quickly() -> None:
+    # 1800x1200 shrunk to 1620x1080: 2 MP to decode, below MIN_DECODED_PIXELS.
+    canvas = _canvas("orientation-landscape-1.jpg", (1620, 1080))
+    assert shrink_large_jpeg(canvas) is canvas
 
 
 def test_shrink_on_load_decodes_jpeg_at_a_fraction_but_not_below_the_target() -> None:
