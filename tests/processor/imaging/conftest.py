@@ -1,4 +1,4 @@
-"""Fixtures for the imaging core: corpus files rendered once per session."""
+"""Fixtures for the imaging core: corpus files rendered once per session, a libvips spy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from glowworm.sizes import ALL_SIZES
-from processor.imaging import Rendition, render
+from processor.imaging import Rendition, large_jpeg, render
+from processor.imaging.geometry import Size
 from tests.processor.imaging.picture import corpus_bytes, decoded
 
 Rendered = dict[str, Rendition]
@@ -36,3 +37,17 @@ def picture(rendered: Callable[[str], Rendered]) -> Callable[[str, str], Image.I
         return decoded(rendered(name)[size])
 
     return get
+
+
+@pytest.fixture
+def libvips_decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Size, Size]]:
+    """Every big JPEG libvips decodes during the test: (its stored size, the size made)."""
+    calls: list[tuple[Size, Size]] = []
+    decode_shrunk = large_jpeg.decode_shrunk
+
+    def counting(data: bytes, size: Size, wanted: Size) -> Image.Image:
+        calls.append((size, wanted))
+        return decode_shrunk(data, size, wanted)
+
+    monkeypatch.setattr(large_jpeg, "decode_shrunk", counting)
+    return calls

@@ -103,25 +103,22 @@ def test_each_job_gets_only_its_own_sizes() -> None:
 def test_one_decode_shrunk_on_load_no_smaller_than_the_largest_box(
     sizes: tuple[SizeSpec, ...],
     decode: tuple[str, tuple[int, int]],
+    libvips_decodes: list[tuple[Size, Size]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     decodes: list[tuple[str, tuple[int, int]]] = []
     load = ImageFile.ImageFile.load
-    decode_shrunk = large_jpeg.decode_shrunk
 
     def counting_load(self: ImageFile.ImageFile) -> Any:
         if self.tile:
             decodes.append(("Pillow", self.size))
         return load(self)
 
-    def counting_decode_shrunk(data: bytes, size: Size, wanted: Size) -> Image.Image:
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    render(corpus_bytes("big-6000x4000-orientation-6.jpg"), sizes)
+    for size, wanted in libvips_decodes:
         factor = large_jpeg.load_shrink(size, wanted)
         decodes.append(("libvips", (size[0] // factor, size[1] // factor)))
-        return decode_shrunk(data, size, wanted)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
-    monkeypatch.setattr(large_jpeg, "decode_shrunk", counting_decode_shrunk)
-    render(corpus_bytes("big-6000x4000-orientation-6.jpg"), sizes)
     # 1/8 scale still covers the 600 px box (stored sideways: 600x400); 1/2 would not
     # cover the 2160x3240 UHD derivative, which libvips shrinks to in the same pass.
     assert decodes == [decode]
