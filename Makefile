@@ -74,10 +74,12 @@ lint: $(BIN)/.installed  ## ruff and mypy --strict
 # (fixed-rate load) built from source, like MinIO.
 VEGETA := github.com/tsenart/vegeta/v12@v12.13.0
 GO := $(shell command -v go || echo /usr/local/go/bin/go)
-bench: services  ## every benchmark on the real services (~30 min); report in bench/reports/
+# `make bench RUNS=3`: the whole set three times over, and each target's median.
+RUNS ?= 1
+bench: services  ## every benchmark on the real services (~16 min a run); report in bench/reports/
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@$(GO) install $(VEGETA)
-	$(WITH_ENV) $(BIN)/python -m bench --report bench/reports/$$(date +%Y%m%d-%H%M%S).txt
+	$(WITH_ENV) $(BIN)/python -m bench --runs $(RUNS) --report bench/reports/$$(date +%Y%m%d-%H%M%S).txt
 
 bench-quick: services  ## a short run of every benchmark (~5 min); report in bench/reports/
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

@@ -1,9 +1,11 @@
-"""Every benchmark in turn, with a report: ``python -m bench [--quick] [--report PATH]``.
+"""Every benchmark in turn, with a report: ``python -m bench [--quick] [--runs N] [--report PATH]``.
 
 Each benchmark runs in a process of its own (one's memory or threads cannot colour the
 next); everything they print goes to the terminal and, with --report, to the file,
-after the machine's facts and before a summary of the targets. Figures, not pass/fail:
-the exit status is non-zero only when a benchmark could not run.
+after the machine's facts and before a summary of the targets. With ``--runs N`` the
+whole set runs N times over and the summary gives each target's median figure across
+the runs beside every run's own: this machine's speed drifts from minute to minute.
+Figures, not pass/fail: the exit status is non-zero only when a benchmark could not run.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bench.figures import TARGET
+from bench.figures import Verdict, across_runs, read_target
 from bench.machine import facts
 
 # In the order they run: the imaging core first, on a machine not yet busy with services.
@@ -45,8 +48,9 @@ def git_state() -> str:
     return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{dirty}"
 
 
-def run_one(name: str, quick: bool, out: Tee) -> tuple[int, list[str]]:
-    """Run ``bench.<name>``, passing its lines on; its exit status and its target lines."""
+def run_one(name: str, quick: bool, out: Tee) -> tuple[int, list[tuple[str, Verdict]]]:
+    """Run ``bench.<name>``, passing its lines on; its exit status and its target lines,
+    each as printed (less the TARGET word, with the benchmark's name before it) and read."""
     command = [sys.executable, "-m", f"bench.{name}", *(["--quick"] if quick else [])]
     targets = []
     with subprocess.Popen(
@@ -56,8 +60,10 @@ def run_one(name: str, quick: bool, out: Tee) -> tuple[int, list[str]]:
         for raw in proc.stdout:
             line = raw.rstrip("\n")
             out.line(line)
-            if line.startswith(TARGET):
-                targets.append(f"{name}: {line.removeprefix(TARGET).strip()}")
+            verdict = read_target(line)
+            if verdict is not None:
+                shown = f"{name}: {line.split(' ', 1)[1]}"
+                targets.append((shown, replace(verdict, name=f"{name}: {verdict.name}")))
     return proc.returncode, targets
 
 
@@ -65,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="the short version of each")
     parser.add_argument("--report", type=Path, help="also write everything to this file")
+    parser.add_argument("--runs", type=int, default=1, help="run the whole set this many times")
     parser.add_argument(
         "--only", default=",".join(BENCHMARKS), help=f"comma-separated, of {','.join(BENCHMARKS)}"
     )
@@ -80,8 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = args.report.open("w")
     out = Tee(report)
     started = time.monotonic()
+    runs = max(1, args.runs)
     out.line(
-        f"GlowWorm benchmarks ({'quick' if args.quick else 'full'}), "
+        f"GlowWorm benchmarks ({'quick' if args.quick else 'full'}"
+        f"{f', {runs} runs' if runs > 1 else ''}), "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {git_state()}"
     )
     out.line(facts())
@@ -91,19 +100,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shared; so may MinIO, RabbitMQ and Postgres, whose CPU then includes other users' "
         "work); no timing is a pass or fail."
     )
-    failed, targets = [], []
-    for name in chosen:
-        out.line(f"\n=== {name} " + "=" * (70 - len(name)))
-        t0 = time.monotonic()
-        code, found = run_one(name, args.quick, out)
-        targets.extend(found)
-        out.line(f"--- {name}: {time.monotonic() - t0:.0f} s, exit status {code}")
-        if code:
-            failed.append(name)
+    failed: list[str] = []
+    shown: list[list[str]] = []
+    verdicts: list[list[Verdict]] = []
+    for run in range(1, runs + 1):
+        shown.append([])
+        verdicts.append([])
+        for name in chosen:
+            title = name if runs == 1 else f"{name} (run {run} of {runs})"
+            out.line(f"\n=== {title} " + "=" * max(3, 70 - len(title)))
+            t0 = time.monotonic()
+            code, found = run_one(name, args.quick, out)
+            shown[-1].extend(line for line, _ in found)
+            verdicts[-1].extend(verdict for _, verdict in found)
+            out.line(f"--- {name}: {time.monotonic() - t0:.0f} s, exit status {code}")
+            if code:
+                failed.append(title)
 
-    out.line("\n=== targets " + "=" * 63)
-    for line in targets:
-        out.line(line)
+    for run, lines in enumerate(shown, start=1):
+        out.line("\n=== targets " + (f"(run {run} of {runs}) " if runs > 1 else "") + "=" * 50)
+        for line in lines:
+            out.line(line)
+    if runs > 1:
+        out.line(f"\n=== targets: median of {runs} runs " + "=" * 40)
+        for line in across_runs(verdicts):
+            out.line(line)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     out.line(
         f"\nall done in {time.monotonic() - started:.0f} s; load average at the end: {load}"

@@ -320,6 +320,8 @@ def run(seconds: float, rows: Sequence[tuple[int, int]], uploads: int) -> None:
         f"{at_rate.p95_ms:.1f} ms at {PRESIGN_RPS:.0f} req/s offered by vegeta (open loop, "
         f"{at_rate.errors} errors); closed loop {chosen.p95_ms:.1f} ms ({label})",
         f"<= {PRESIGN_P95_MS:.0f} ms",
+        at_rate.p95_ms,
+        "ms",
     )
     target(
         "presign throughput",
@@ -327,6 +329,8 @@ def run(seconds: float, rows: Sequence[tuple[int, int]], uploads: int) -> None:
         f"{chosen.per_second:.0f} req/s, {chosen.per_second / PRESIGN_RPS:.0%} of the target "
         f"({label})",
         f">= {PRESIGN_RPS:.0f} req/s",
+        chosen.per_second,
+        "req/s",
     )
     target(
         "upload response vs synchronous",
@@ -334,6 +338,8 @@ def run(seconds: float, rows: Sequence[tuple[int, int]], uploads: int) -> None:
         f"p95 {percentile(presigned, 95) * 1000:.0f} ms vs {percentile(baseline, 95) * 1000:.0f} "
         f"ms = {ratio:.1f}x lower",
         f">= {UPLOAD_RESPONSE_RATIO:.0f}x lower",
+        ratio,
+        "x lower",
     )
 
 

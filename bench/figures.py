@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 # Lines the report summarises at the end start with this.
@@ -38,9 +40,73 @@ def spread(values: Sequence[float], unit: str = "s", scale: float = 1.0) -> str:
     )
 
 
-def target(name: str, met: bool, measured: str, goal: str) -> None:
-    """One line the report collects: the target, met or the gap, and what was measured."""
-    print(f"{TARGET} {name}: {'met' if met else 'NOT met'}: {measured} (target {goal})")
+def target(name: str, met: bool, measured: str, goal: str, figure: float, unit: str) -> None:
+    """One line the report collects: the target, met or the gap, and what was measured.
+
+    ``figure`` (in ``unit``) is the one number the target is read on; it ends the line
+    in brackets, where ``python -m bench --runs N`` finds it to take the median of runs.
+    """
+    print(
+        f"{TARGET} {name}: {'met' if met else 'NOT met'}: {measured} (target {goal}) "
+        f"[{number(figure)} {unit}]"
+    )
+
+
+def number(value: float) -> str:
+    """A figure with the digits that mean something: 1004, 98.2, 0.82."""
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A target line read back: which target, met or not, and its figure."""
+
+    name: str
+    met: bool
+    goal: str
+    figure: float
+    unit: str
+
+
+_TARGET_LINE = re.compile(
+    rf"^{TARGET} (?P<name>[^:]+): (?P<verdict>met|NOT met): .* \(target (?P<goal>.+)\) "
+    r"\[(?P<figure>[-+0-9.]+) (?P<unit>[^\]]+)\]$"
+)
+
+
+def read_target(line: str) -> Verdict | None:
+    """The verdict a ``target()`` line states; None for any other line."""
+    found = _TARGET_LINE.match(line)
+    if found is None:
+        return None
+    return Verdict(
+        name=found["name"],
+        met=found["verdict"] == "met",
+        goal=found["goal"],
+        figure=float(found["figure"]),
+        unit=found["unit"],
+    )
+
+
+def across_runs(runs: Sequence[Sequence[Verdict]]) -> list[str]:
+    """Per target, in the order first seen: the median figure of the runs and each run's.
+
+    A target missing from a run (its benchmark failed there) counts as not measured.
+    """
+    names = list(dict.fromkeys(verdict.name for run in runs for verdict in run))
+    lines = []
+    for name in names:
+        seen = [verdict for run in runs for verdict in run if verdict.name == name]
+        figures = ", ".join(number(verdict.figure) for verdict in seen)
+        met = sum(verdict.met for verdict in seen)
+        lines.append(
+            f"{name}: median {number(statistics.median(v.figure for v in seen))} "
+            f"{seen[0].unit} over {len(seen)} of {len(runs)} runs ({figures}); "
+            f"met in {met} of {len(seen)} (target {seen[0].goal})"
+        )
+    return lines
 
 
 def job_durations(lines: Iterable[dict[str, Any]]) -> str:

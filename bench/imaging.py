@@ -31,6 +31,7 @@ import PIL
 import pyvips
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, features
 
+from bench.figures import target
 from glowworm.sizes import ALL_SIZES, THUMBNAIL_SIZES, SizeSpec
 from processor.imaging import render
 
@@ -42,6 +43,12 @@ QUALITY = 85
 # The derivative compared between ours and the baseline.
 CHECKED_SIZE = "large"
 SIZE_SETS: dict[str, tuple[SizeSpec, ...]] = {"all": ALL_SIZES, "thumbs": THUMBNAIL_SIZES}
+# Targets of issue 5, read on the full set: the 12 MP JPEG against both references, and
+# the peak RSS on the 24 MP one.
+TARGET_INPUT, RSS_INPUT = "12 MP JPEG, orientation 6", "24 MP JPEG, orientation 6"
+MAX_PYVIPS_RATIO = 1.3
+MIN_NAIVE_SPEEDUP = 2.0
+MAX_PEAK_RSS_MB = 200.0
 
 Engine = Callable[[bytes, Sequence[SizeSpec]], list[bytes]]
 
@@ -259,6 +266,7 @@ def run(runs: int, quick: bool) -> None:
     )
     rows: list[Row] = []
     checks: list[str] = []
+    psnr_of: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="glowworm-bench-") as tmp:
         inputs = make_inputs(Path(tmp), quick)
         cells = [(item, "all") for item in inputs] + [(inputs[0], "thumbs")]
@@ -273,6 +281,7 @@ def run(runs: int, quick: bool) -> None:
             if size_set == "all":
                 index = [spec.name for spec in sizes].index(CHECKED_SIZE)
                 mad, psnr, note = compare(ours(data, sizes)[index], naive(data, sizes)[index])
+                psnr_of[item.label] = psnr
                 checks.append(
                     f"  {item.label:28} {CHECKED_SIZE} {note}: "
                     f"mean abs diff {mad:.2f}/255, PSNR {psnr:.1f} dB"
@@ -281,6 +290,44 @@ def run(runs: int, quick: bool) -> None:
     print(f"\npeak RSS of an idle child (interpreter + imports): {idle:.0f} MB")
     print("\nours vs naive on the same derivative (similar pictures: PSNR > 30 dB):")
     print("\n".join(checks))
+    print()
+    print_targets(rows, psnr_of)
+
+
+def print_targets(rows: Sequence[Row], psnr_of: dict[str, float]) -> None:
+    full = {(row.label, row.engine): row for row in rows if row.sizes == "all"}
+    ours_ms = full[TARGET_INPUT, "ours"].ms
+    pyvips_ratio = ours_ms / full[TARGET_INPUT, "pyvips"].ms
+    target(
+        "12 MP full set against pyvips",
+        pyvips_ratio <= MAX_PYVIPS_RATIO,
+        f"ours {ours_ms:.0f} ms, pyvips {full[TARGET_INPUT, 'pyvips'].ms:.0f} ms",
+        f"<= {MAX_PYVIPS_RATIO}x pyvips' time",
+        pyvips_ratio,
+        "x pyvips' time",
+    )
+    speedup = full[TARGET_INPUT, "naive"].ms / ours_ms
+    target(
+        "12 MP full set against naive Pillow",
+        speedup >= MIN_NAIVE_SPEEDUP,
+        f"naive {full[TARGET_INPUT, 'naive'].ms:.0f} ms, ours {ours_ms:.0f} ms; the same "
+        f"picture: PSNR {psnr_of[TARGET_INPUT]:.1f} dB on the {CHECKED_SIZE} size",
+        f">= {MIN_NAIVE_SPEEDUP:.0f}x faster",
+        speedup,
+        "x faster",
+    )
+    if (RSS_INPUT, "ours") in full:  # not in --quick
+        rss = full[RSS_INPUT, "ours"].rss_mb
+        naive_rss, pyvips_rss = full[RSS_INPUT, "naive"].rss_mb, full[RSS_INPUT, "pyvips"].rss_mb
+        target(
+            "24 MP peak RSS",
+            rss <= MAX_PEAK_RSS_MB,
+            f"one process rendering the full set twice (naive {naive_rss:.0f} MB, "
+            f"pyvips {pyvips_rss:.0f} MB)",
+            f"<= {MAX_PEAK_RSS_MB:.0f} MB",
+            rss,
+            "MB",
+        )
 
 
 def print_table(rows: Sequence[Row]) -> None:

@@ -183,6 +183,8 @@ def run(images: int, idle_uploads: int, limit_images: int) -> None:
         f"{percentile(idle_latency.to_event, 95):.2f} s), ingest -> thumbnails p95 "
         f"{percentile(idle_latency.ingest_to_thumbnails, 95):.2f} s",
         f"<= {IDLE_THUMBNAIL_P95_S:.0f} s",
+        idle_p95,
+        "s",
     )
     best = max(one_call, shaped)
     target(
@@ -195,6 +197,8 @@ def run(images: int, idle_uploads: int, limit_images: int) -> None:
             else ""
         ),
         f">= {IMAGES_PER_MINUTE:.0f}/min for {images} images, {PROCESSORS} processes",
+        rate,
+        "images/min",
     )
     target(
         "pipeline vs imaging-only limit",
@@ -203,6 +207,8 @@ def run(images: int, idle_uploads: int, limit_images: int) -> None:
         f"({rate / one_call:.0%} of the one-call limit {one_call:.0f}/min); by CPU per image, "
         f"{imaging_cpu / pipeline_cpu:.0%}",
         f">= {SHARE_OF_IMAGING_LIMIT:.0%}",
+        100 * rate / shaped,
+        "% of the processor-shaped limit",
     )
 
 

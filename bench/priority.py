@@ -98,6 +98,8 @@ def run(backlog: int, idle_uploads: int, probes: int) -> None:
         f"{busy_p95:.2f} s with {depths[-1]}..{depths[0]} variant jobs waiting "
         f"(idle in the same run: {idle_p95:.2f} s)",
         f"<= {BACKLOG_THUMBNAIL_P95_S:.0f} s with {backlog} waiting",
+        busy_p95,
+        "s",
     )
 
 
