@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bench.figures import Verdict, across_runs, read_target
+from bench.figures import TARGET, Verdict, across_runs, read_target
 from bench.machine import facts
 
 # In the order they run: the imaging core first, on a machine not yet busy with services.
@@ -62,9 +62,13 @@ def run_one(name: str, quick: bool, out: Tee) -> tuple[int, list[tuple[str, Verd
             out.line(line)
             verdict = read_target(line)
             if verdict is not None:
-                shown = f"{name}: {line.split(' ', 1)[1]}"
+                shown = f"{name}: {line.removeprefix(TARGET).strip()}"
                 targets.append((shown, replace(verdict, name=f"{name}: {verdict.name}")))
     return proc.returncode, targets
+
+
+def heading(title: str) -> str:
+    return f"\n=== {title} " + "=" * max(3, 70 - len(title))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,29 +105,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "work); no timing is a pass or fail."
     )
     failed: list[str] = []
-    shown: list[list[str]] = []
-    verdicts: list[list[Verdict]] = []
+    # Per run, each target line as shown in the summary, and as read.
+    found_by_run: list[list[tuple[str, Verdict]]] = []
     for run in range(1, runs + 1):
-        shown.append([])
-        verdicts.append([])
+        found_by_run.append([])
         for name in chosen:
             title = name if runs == 1 else f"{name} (run {run} of {runs})"
-            out.line(f"\n=== {title} " + "=" * max(3, 70 - len(title)))
+            out.line(heading(title))
             t0 = time.monotonic()
             code, found = run_one(name, args.quick, out)
-            shown[-1].extend(line for line, _ in found)
-            verdicts[-1].extend(verdict for _, verdict in found)
+            found_by_run[-1].extend(found)
             out.line(f"--- {name}: {time.monotonic() - t0:.0f} s, exit status {code}")
             if code:
                 failed.append(title)
 
-    for run, lines in enumerate(shown, start=1):
-        out.line("\n=== targets " + (f"(run {run} of {runs}) " if runs > 1 else "") + "=" * 50)
-        for line in lines:
+    for run, found in enumerate(found_by_run, start=1):
+        out.line(heading("targets" if runs == 1 else f"targets (run {run} of {runs})"))
+        for line, _ in found:
             out.line(line)
     if runs > 1:
-        out.line(f"\n=== targets: median of {runs} runs " + "=" * 40)
-        for line in across_runs(verdicts):
+        out.line(heading(f"targets: median of {runs} runs"))
+        for line in across_runs([[verdict for _, verdict in found] for found in found_by_run]):
             out.line(line)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     out.line(
