@@ -48,6 +48,8 @@ SIZE_SETS: dict[str, tuple[SizeSpec, ...]] = {"all": ALL_SIZES, "thumbs": THUMBN
 TARGET_INPUT, RSS_INPUT = "12 MP JPEG, orientation 6", "24 MP JPEG, orientation 6"
 MAX_PYVIPS_RATIO = 1.3
 MIN_NAIVE_SPEEDUP = 2.0
+# Below this PSNR against the naive output, speed would come from a different picture.
+SAME_PICTURE_PSNR_DB = 30.0
 MAX_PEAK_RSS_MB = 200.0
 
 Engine = Callable[[bytes, Sequence[SizeSpec]], list[bytes]]
@@ -288,7 +290,10 @@ def run(runs: int, quick: bool) -> None:
                 )
     print_table(rows)
     print(f"\npeak RSS of an idle child (interpreter + imports): {idle:.0f} MB")
-    print("\nours vs naive on the same derivative (similar pictures: PSNR > 30 dB):")
+    print(
+        "\nours vs naive on the same derivative (similar pictures: PSNR > "
+        f"{SAME_PICTURE_PSNR_DB:.0f} dB):"
+    )
     print("\n".join(checks))
     print()
     print_targets(rows, psnr_of)
@@ -309,10 +314,10 @@ def print_targets(rows: Sequence[Row], psnr_of: dict[str, float]) -> None:
     speedup = full[TARGET_INPUT, "naive"].ms / ours_ms
     target(
         "12 MP full set against naive Pillow",
-        speedup >= MIN_NAIVE_SPEEDUP,
+        speedup >= MIN_NAIVE_SPEEDUP and psnr_of[TARGET_INPUT] > SAME_PICTURE_PSNR_DB,
         f"naive {full[TARGET_INPUT, 'naive'].ms:.0f} ms, ours {ours_ms:.0f} ms; the same "
         f"picture: PSNR {psnr_of[TARGET_INPUT]:.1f} dB on the {CHECKED_SIZE} size",
-        f">= {MIN_NAIVE_SPEEDUP:.0f}x faster",
+        f">= {MIN_NAIVE_SPEEDUP:.0f}x faster, PSNR > {SAME_PICTURE_PSNR_DB:.0f} dB",
         speedup,
         "x faster",
     )
