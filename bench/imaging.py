@@ -157,12 +157,12 @@ def make_inputs(directory: Path, quick: bool) -> list[Input]:
     exif[0x010F] = "bench"
     jpeg = directory / "photo-12mp-orientation-6.jpg"
     photo.save(jpeg, "JPEG", quality=90, exif=exif)
-    inputs = [Input("12 MP JPEG, orientation 6", jpeg, 12.0)]
+    inputs = [Input(TARGET_INPUT, jpeg, 12.0)]
     if quick:
         return inputs
     png = directory / "photo-12mp.png"
     photo.save(png, "PNG", compress_level=6)
-    inputs.append(Input("24 MP JPEG, orientation 6", CORPUS_BIG, 24.0))
+    inputs.append(Input(RSS_INPUT, CORPUS_BIG, 24.0))
     inputs.append(Input("12 MP PNG", png, 12.0))
     return inputs
 
