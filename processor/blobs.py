@@ -20,8 +20,8 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
+from glowworm.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
 from glowworm.storage import MISSING_OBJECT_CODES
-from processor.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
 
 # S3 error codes that mean the object (or its bucket) is not there.
 _MISSING = MISSING_OBJECT_CODES | {"NoSuchBucket", "ResourceNotFound"}

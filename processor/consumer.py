@@ -23,6 +23,7 @@ import structlog
 from kombu import Connection, Consumer, Message
 from kombu.mixins import ConsumerProducerMixin
 
+from glowworm.errors import DependencyUnavailable, TransientError
 from glowworm.job_messages import JobMessage, MalformedJobMessage
 from glowworm.pipeline_control import ControlCommand, is_paused
 from glowworm.publishing import BrokerPublisher
@@ -31,7 +32,6 @@ from processor.backoff import compute_backoff
 from processor.breaker import CircuitBreaker
 from processor.context import Context
 from processor.delays import BrokerDelays, Delays
-from processor.errors import DependencyUnavailable, TransientError
 from processor.ingest import ingest
 from processor.jobs import Finished, Outcome, RetryLater, run_job
 from processor.notifications import MalformedEvent, parse

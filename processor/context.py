@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from glowworm.errors import DependencyUnavailable, FailureKind
 from glowworm.status_events import StatusEvent
 from processor import blobs
-from processor.errors import DependencyUnavailable, FailureKind
 from processor.imaging.formats import Limits
 from processor.settings import ProcessorSettings
 

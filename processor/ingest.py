@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
+from glowworm.errors import PermanentError
 from glowworm.job_messages import JobMessage
 from glowworm.models import Image, ProcessingJob, Status, User
 from glowworm.sizes import JobType
@@ -22,7 +23,6 @@ from glowworm.status import sync_image_status
 from glowworm.status_events import StatusEventType, event_for
 from processor import blobs
 from processor.context import Context
-from processor.errors import PermanentError
 from processor.notifications import ObjectCreated
 
 log = structlog.get_logger(__name__)

@@ -19,6 +19,12 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
+from glowworm.errors import (
+    DependencyUnavailable,
+    PermanentError,
+    ProcessingError,
+    TransientError,
+)
 from glowworm.job_messages import JobMessage
 from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
 from glowworm.sizes import JobType, sizes_for
@@ -28,12 +34,6 @@ from glowworm.storage import derivative_key
 from processor import blobs
 from processor.backoff import compute_backoff
 from processor.context import Context
-from processor.errors import (
-    DependencyUnavailable,
-    PermanentError,
-    ProcessingError,
-    TransientError,
-)
 from processor.imaging.pipeline import Rendition, render
 from processor.imaging.probe import ImageInfo, probe
 

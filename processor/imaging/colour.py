@@ -7,7 +7,7 @@ import io
 
 from PIL import Image, ImageCms
 
-from processor.errors import FailureKind, PermanentError
+from glowworm.errors import FailureKind, PermanentError
 
 # The modes the resizing steps work in. CMYK stays CMYK until to_srgb, so that its ICC
 # profile (if any) converts it; an alpha channel never gets this far.

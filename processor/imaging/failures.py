@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from PIL import Image, UnidentifiedImageError
 
-from processor.errors import FailureKind, PermanentError
+from glowworm.errors import FailureKind, PermanentError
 from processor.imaging.formats import Limits
 
 # What decoders raise on damaged data: truncation and bad streams are OSError; broken

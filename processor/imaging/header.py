@@ -9,7 +9,7 @@ import io
 
 from PIL import Image, ImageFile
 
-from processor.errors import FailureKind, PermanentError
+from glowworm.errors import FailureKind, PermanentError
 from processor.imaging.failures import bomb_message, library_errors
 from processor.imaging.formats import ALLOWED_FORMATS, Limits, register_openers
 

@@ -16,7 +16,7 @@ import functools
 import pyvips
 from PIL import Image, ImageFile
 
-from processor.errors import FailureKind, PermanentError
+from glowworm.errors import FailureKind, PermanentError
 from processor.imaging.geometry import Size
 from processor.imaging.resampling import HAMMING_ABOVE_PIXELS
 

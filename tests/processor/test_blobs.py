@@ -11,10 +11,10 @@ import pytest
 from minio import Minio
 from moto.server import ThreadedMotoServer
 
+from glowworm.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
 from glowworm.settings import Settings
 from glowworm.storage import make_minio_client, make_s3_client
 from processor import blobs
-from processor.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
 
 
 def _settings(endpoint: str) -> Settings:

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image, ImageCms
 
-from processor.errors import FailureKind, PermanentError
+from glowworm.errors import FailureKind, PermanentError
 from processor.imaging.colour import to_srgb, to_working_mode
 from tests.processor.imaging.picture import CORPUS, rgb
 

@@ -7,7 +7,7 @@ import warnings
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from processor.errors import FailureKind, PermanentError
+from glowworm.errors import FailureKind, PermanentError
 from processor.imaging import Limits
 from processor.imaging.failures import library_errors
 

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from processor.errors import FailureKind, PermanentError
+from glowworm.errors import FailureKind, PermanentError
 from processor.imaging import Limits
 from processor.imaging.header import open_image
 from tests.processor.imaging.picture import corpus_bytes

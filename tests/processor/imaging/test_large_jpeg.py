@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
+from glowworm.errors import FailureKind, PermanentError
 from glowworm.sizes import SIZES_BY_NAME, VARIANT_SIZES
-from processor.errors import FailureKind, PermanentError
 from processor.imaging import large_jpeg, render
 from processor.imaging.formats import DEFAULT_LIMITS
 from processor.imaging.geometry import Size

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageCms, ImageFile, ImageOps, ImageStat
 
+from glowworm.errors import FailureKind, PermanentError
 from glowworm.sizes import ALL_SIZES, SIZES_BY_NAME, THUMBNAIL_SIZES, VARIANT_SIZES, SizeSpec
-from processor.errors import FailureKind, PermanentError
 from processor.imaging import Limits, Rendition, large_jpeg, render
 from processor.imaging.geometry import Size
 from processor.imaging.pipeline import PIPELINE

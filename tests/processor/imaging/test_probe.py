@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from PIL import ImageFile
 
-from processor.errors import FailureKind, PermanentError
+from glowworm.errors import FailureKind, PermanentError
 from processor.imaging import ImageInfo, Limits, probe
 from tests.processor.imaging.picture import corpus_bytes
 
