@@ -4,8 +4,8 @@ Like the test suite (tests/conftest.py), a run makes its own database, two bucke
 queue prefix with ``glowworm.provision.provision``, starts real processor processes and
 a real uvicorn server with a ``GLOWWORM_*`` environment, and takes it all down after.
 Pausing processing is a row in the run's own database, so it touches nobody else.
-The service check, the scratch database and bucket removal are the suite's own
-(tests/scratch.py), so a benchmark and a test run set up and clean up the same way.
+The service check, the scratch database and bucket removal are shared with the suite
+(bench/scratch.py), so a benchmark and a test run set up and clean up the same way.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from kombu import Connection
 from sqlalchemy import Engine, bindparam, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from bench import scratch
 from glowworm.db import make_session_factory
 from glowworm.logs import configure_logging
 from glowworm.provision import ensure_bucket, provision
 from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
 from glowworm.topology import Topology
-from tests import scratch
 from upload_service.settings import UploadSettings
 
 if TYPE_CHECKING:

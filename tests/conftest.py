@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from kombu import Connection, Exchange, Queue
 
+from bench import scratch
 from glowworm.db import make_engine, make_session_factory
 from glowworm.job_messages import JobMessage
 from glowworm.provision import provision
@@ -32,7 +33,6 @@ from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
 from glowworm.topology import INGEST_KEY, Topology, routing_key
 from processor.notifications import ObjectCreated, parse
-from tests import scratch
 from upload_service.app import create_app
 from upload_service.settings import UploadSettings
 

@@ -22,11 +22,11 @@ import pytest
 from fastapi.testclient import TestClient
 from kombu import Connection
 
+from bench.scratch import empty_and_delete
 from glowworm.provision import provision
 from glowworm.storage import make_s3_client
 from glowworm.topology import Topology
 from tests.conftest import ROOT, Uploader
-from tests.scratch import empty_and_delete
 from upload_service.app import create_app
 from upload_service.settings import UploadSettings
 

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bench.held_variants import variants_held
 from glowworm.settings import Settings
 from glowworm.sizes import JobType
 from tests.conftest import Uploader
-from tests.held_variants import variants_held
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 
+from bench.scratch import create_database, database_url, drop_database
 from glowworm.models import Base
 from glowworm.provision import alembic_config
 from glowworm.settings import Settings
-from tests.scratch import create_database, database_url, drop_database
 
 pytestmark = pytest.mark.integration
 

@@ -4,9 +4,10 @@ The test suite (tests/conftest.py) and the benchmarks (bench/sandbox.py) each ru
 pipeline of their own beside a developer's data and take it down after, so both need these.
 They live here rather than in the glowworm package because no deployable ever creates or
 drops a database or empties a bucket; beside product code they would only invite that.
-The benchmarks run from a checkout with tests/ beside them and import this module; the
-suite imports nothing from bench/. There is no pytest here: each caller decides what a
-missing service means (the suite skips or fails, a benchmark refuses to start).
+They live in bench/ rather than tests/ because the benchmarks must not depend on the test
+suite, while the suite already imports bench/ (tests/bench tests its code). There is no
+pytest here: each caller decides what a missing service means (the suite skips or fails, a
+benchmark refuses to start).
 """
 
 from __future__ import annotations

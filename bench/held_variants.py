@@ -5,8 +5,8 @@ empty (processor/priority.py), so a backlog of images waiting for their variants
 build up by itself. The priority test (tests/integration/test_priority.py) and the
 priority benchmark (bench/priority.py) both need one, of a known size, so both make it
 here: the variants queue is taken off the jobs exchange and a holding queue bound in its
-place; the held jobs are then put into the variants queue in one go. Like tests/scratch.py
-it has no pytest in it, so the benchmark can import it.
+place; the held jobs are then put into the variants queue in one go. Like bench/scratch.py
+it has no pytest in it, and it lives in bench/ so the benchmark need not import the tests.
 """
 
 from __future__ import annotations
