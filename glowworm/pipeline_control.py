@@ -1,7 +1,14 @@
-"""Pausing and resuming all processors: the switch in Postgres, the nudge on RabbitMQ.
+"""The switch that pauses and resumes every processor: its row, and its commands' names.
 
-The row is the truth (a processor that starts later reads it); the control message
-only tells running processors to look now.
+The switch is the one row of ``pipeline_state`` in Postgres (``is_paused``,
+``set_paused``), and the row is the truth: a processor reads it whenever it starts
+consuming, so one started later obeys it too. Running processors learn of a change from
+a control message on RabbitMQ, whose commands this module names (``ControlCommand``)
+but does not send: the admin routes (upload_service/routes/admin.py) set the row,
+commit, then publish the command through ``Broker.tell_processors``
+(upload_service/broker.py) to the fanout exchange ``<prefix>.control``
+(glowworm/topology.py), where each processor listens on a queue of its own
+(processor/consumer.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,21 @@
-"""S3 clients, the key layout of both buckets, and presigned URLs.
+"""S3 clients for both deployables, and the key layout of both buckets.
 
-boto3 clients serve the API: one talks to the store from inside (``s3_endpoint``); the
-other only signs URLs for the host that browsers reach (``s3_public_endpoint``), because
-a SigV4 signature covers the Host header. The processor reads and writes through
-MinIO's own client, which spends a third to a half of boto3's CPU per call (bench
-figures in processor/blobs.py).
+``make_s3_client`` makes boto3 clients (the API's, and ``glowworm setup``'s): one talks
+to the store from inside (``s3_endpoint``); the other (``public=True``) only signs URLs
+for the host that browsers reach (``s3_public_endpoint``), because a SigV4 signature
+covers the Host header. The signing itself is the API's: presigned PUTs in
+upload_service/presign.py, download redirects in upload_service/routes/images.py, POST
+policies and multipart part URLs in upload_service/routes/companion.py.
+``make_minio_client`` makes the processor's client: it reads and writes through MinIO's
+own, which spends a third to a half of boto3's CPU per call (the figures are in
+processor/blobs.py, which also translates its errors).
+
+Keys: an upload through the API lands in the originals bucket at
+``uploads/{user_id}/{uuid}/{file name}`` (``original_key``); an object put there by an S3
+tool keeps the key it was given. A derivative is written to the derivatives bucket at
+``{image_id}/{size}.jpg`` (``derivative_key``), which docs/ARCHITECTURE.md rule 11 means
+to change. ``MISSING_OBJECT_CODES`` are the S3 error codes both sides read as "nothing
+stored under that key".
 """
 
 from __future__ import annotations
