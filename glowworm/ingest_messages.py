@@ -23,7 +23,7 @@ def object_created_body(bucket: str, key: str, etag: str, size: int, source: str
         "eventSource": source,
         "s3": {
             "bucket": {"name": bucket},
-            # URL-encoded like MinIO's own records (DESIGN.md rule 4).
+            # URL-encoded like MinIO's own records (docs/ARCHITECTURE.md rule 4).
             "object": {"key": quote_plus(key), "eTag": etag, "size": size},
         },
     }

@@ -1,7 +1,7 @@
 """Database models: users and their API tokens, images, processing jobs, derivatives.
 
-Postgres holds state (DESIGN.md rule 1). Every processing step is keyed by the
-original's bucket + key + ETag, so a repeated event finds the row it made before.
+Postgres holds state (docs/ARCHITECTURE.md rule 1). Every processing step is keyed by
+the original's bucket + key + ETag, so a repeated event finds the row it made before.
 """
 
 from __future__ import annotations

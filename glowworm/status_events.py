@@ -1,7 +1,8 @@
 """Status events: what the processor says after each commit, and the API relays.
 
-Real-time is a view of the database (DESIGN.md rule 10): an event carries the image's
-statuses as just committed, and a client that missed some resyncs from the REST API.
+Real-time is a view of the database (docs/ARCHITECTURE.md rule 10): an event carries
+the image's statuses as just committed, and a client that missed some resyncs from the
+REST API.
 """
 
 from __future__ import annotations

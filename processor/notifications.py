@@ -1,6 +1,6 @@
 """Bucket notifications (MinIO or AWS S3) parsed at the edge into ``ObjectCreated``.
 
-Read the event as the store writes it (DESIGN.md rule 4): the key inside
+Read the event as the store writes it (docs/ARCHITECTURE.md rule 4): the key inside
 ``Records[].s3.object.key`` is URL-encoded with ``+`` for a space, AWS writes event
 names without the ``s3:`` prefix, and ``ObjectCreated:*`` also fires for tagging
 changes, which carry no new bytes.

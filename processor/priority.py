@@ -1,4 +1,4 @@
-"""Thumbnails before variants (DESIGN.md rule 6): serve the urgent queues first.
+"""Thumbnails before variants (docs/ARCHITECTURE.md rule 6): serve the urgent queues first.
 
 A worker with one consumer per queue handles deliveries in the order they arrive, so
 in a burst it serves the queues in turn: a ~700 ms variant job is taken as often as a

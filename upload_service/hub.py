@@ -3,7 +3,7 @@
 Everything here runs on the event loop: the relay thread hands events over with
 ``loop.call_soon_threadsafe``. A listener that falls behind is not allowed to grow
 without bound: its backlog is dropped and replaced by one ``resync`` message, and the
-client reloads what it shows from the REST API (DESIGN.md rule 10).
+client reloads what it shows from the REST API (docs/ARCHITECTURE.md rule 10).
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 The processor publishes a ``StatusEvent`` to the fanout exchange ``<prefix>.status``
 after each commit. Every upload_service replica binds its own exclusive, auto-delete
 queue to it, so each replica hears every event and relays it to its own sockets; the
-queue disappears with the replica. Events are a view of the database (DESIGN.md rule
-10), so they are consumed without acknowledgements and may be lost: after any gap
-(start-up, a reconnect) the relay asks clients to resync from the REST API.
+queue disappears with the replica. Events are a view of the database
+(docs/ARCHITECTURE.md rule 10), so they are consumed without acknowledgements and may
+be lost: after any gap (start-up, a reconnect) the relay asks clients to resync from
+the REST API.
 
 The consumer runs in one daemon thread. It never calls into the event loop itself;
 it calls the two callbacks it was given, which the app wires to
