@@ -1,7 +1,7 @@
 """The kombu consumer: decode, call the handler, acknowledge after the commit.
 
 Each work queue has its own consumer with a prefetch of one. That alone does not keep
-thumbnails ahead of variants (DESIGN.md rule 6): deliveries are handled as they arrive,
+thumbnails ahead of variants (docs/ARCHITECTURE.md rule 6): deliveries are handled as they arrive,
 so the queues are served in turn and a burst's thumbnails wait behind its variants.
 Before a variant job runs, the worker therefore empties the more urgent queues
 (``processor.priority``). The consumer stops taking work while a dependency is down
@@ -27,20 +27,22 @@ from glowworm.errors import DependencyUnavailable, TransientError
 from glowworm.job_messages import JobMessage, MalformedJobMessage
 from glowworm.pipeline_control import ControlCommand, is_paused
 from glowworm.publishing import BrokerPublisher
+from glowworm.status_events import StatusEvent
 from glowworm.topology import INGEST_KEY, URGENT_KEY, Topology, routing_key
 from processor.backoff import compute_backoff
 from processor.breaker import CircuitBreaker
 from processor.context import Context
 from processor.delays import BrokerDelays, Delays
 from processor.ingest import ingest
-from processor.jobs import Finished, Outcome, RetryLater, run_job
+from processor.jobs import run_job
 from processor.notifications import MalformedEvent, parse
+from processor.outcomes import Finished, RetryLater
 from processor.priority import Source, serve_first
 
 log = structlog.get_logger(__name__)
 
 # Header counting how often a message went back through a delay queue because a
-# dependency was down before any job could be claimed.
+# dependency was down.
 RETRIES_HEADER = "x-glowworm-retries"
 # After this many such returns the message is dead-lettered for a person to look at.
 MAX_REDELIVERIES = 30
@@ -173,7 +175,6 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
 
     def on_event(self, message: Message) -> None:
         """A bucket notification (or our own re-queued copy of one)."""
-        self.ctx.outbox.clear()
         if not self.taking_work:
             self._hold(message, INGEST_KEY)
             return
@@ -185,17 +186,16 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
             return
         try:
             again = handed_out_before(message.delivery_info, message.headers)
-            follow_ups = [
-                m for event in events if (m := ingest(event, self.ctx, again=again)) is not None
-            ]
+            ingested = [ingest(event, self.ctx, again=again) for event in events]
         except TransientError as e:
             self._send_back(message, INGEST_KEY, e)
             return
         # Announced before the jobs go out: another processor may take the thumbnail job
         # at once, and its events must not reach a client before "uploaded".
-        self._announce()
-        for follow_up in follow_ups:
-            self.publisher.publish_job(follow_up)
+        self._announce(*(event for outcome in ingested for event in outcome.events))
+        for outcome in ingested:
+            if outcome.follow_up is not None:
+                self.publisher.publish_job(outcome.follow_up)
         message.ack()
 
     def on_variant(self, message: Message) -> None:
@@ -206,7 +206,6 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
         self.on_job(message)
 
     def on_job(self, message: Message) -> None:
-        self.ctx.outbox.clear()
         try:
             job = JobMessage.from_body(message.body)
         except MalformedJobMessage as e:
@@ -219,19 +218,18 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
             self._hold(message, key)
             return
         try:
-            outcome: Outcome = run_job(job, self.ctx)
+            outcome = run_job(job, self.ctx)
         except TransientError as e:
             self._send_back(message, key, e)
             return
         if isinstance(outcome, RetryLater):
             self._delay(message.body, key, outcome.delay, message.headers or {})
-            self._announce()
+            self._announce(*outcome.events)
             message.ack()
-            if outcome.unavailable:
-                self._trip("a dependency is unreachable")
             return
         assert isinstance(outcome, Finished)
-        self._announce()  # before the follow-up, whose events come after these (see on_event)
+        # Before the follow-up, whose events come after these (see on_event).
+        self._announce(*outcome.events)
         if outcome.follow_up is not None:
             self.publisher.publish_job(outcome.follow_up)
         if outcome.dead:
@@ -245,13 +243,13 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
     def publisher(self) -> BrokerPublisher:
         return BrokerPublisher(self.producer, self.topology)
 
-    def _announce(self) -> None:
-        """Publish the status events of what was just committed (DESIGN.md rule 10)."""
-        for event in self.ctx.outbox:
+    def _announce(self, *events: StatusEvent) -> None:
+        """Publish the status events of what was just committed (docs/ARCHITECTURE.md
+        rule 10)."""
+        for event in events:
             self.producer.publish(
                 event.to_body(), exchange=self.topology.status, routing_key="", delivery_mode=1
             )
-        self.ctx.outbox.clear()
 
     def _hold(self, message: Message, key: str) -> None:
         """A message prefetched before we stopped taking work: park it, spend nothing."""
@@ -260,7 +258,7 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
         message.ack()
 
     def _send_back(self, message: Message, key: str, error: TransientError) -> None:
-        """A dependency failed before anything was recorded: try the message again later."""
+        """A dependency failed and nothing was spent: try the message again later."""
         headers = dict(message.headers or {})
         retries = int(headers.get(RETRIES_HEADER, 0)) + 1
         if retries > MAX_REDELIVERIES:

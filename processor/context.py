@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from minio import Minio
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from glowworm.db import make_engine, make_session_factory
 from glowworm.errors import DependencyUnavailable, FailureKind
-from glowworm.status_events import StatusEvent
+from glowworm.storage import make_minio_client
 from processor import blobs
 from processor.imaging.formats import Limits
 from processor.settings import ProcessorSettings
@@ -24,8 +25,17 @@ class Context:
     sessions: sessionmaker[Session]
     # The object store, through MinIO's client (processor/blobs.py says why).
     s3: Minio
-    # Status events of the message in hand; published after it is handled, dropped if not.
-    outbox: list[StatusEvent] = field(default_factory=list)
+
+    @classmethod
+    @contextmanager
+    def open(cls, settings: ProcessorSettings) -> Iterator[Context]:
+        """The database engine and store client ``settings`` name; the engine's
+        connections are closed on leaving. Connects lazily: nothing is reached yet."""
+        engine = make_engine(settings.database_url)
+        try:
+            yield cls(settings, make_session_factory(engine), make_minio_client(settings))
+        finally:
+            engine.dispose()
 
     @property
     def limits(self) -> Limits:

@@ -1,6 +1,6 @@
 """Ingest: an object landed in the originals bucket; register it and queue its jobs.
 
-Any object is processed, whoever put it there (DESIGN.md rule 1): a row made by the
+Any object is processed, whoever put it there (docs/ARCHITECTURE.md rule 1): a row made by the
 upload API is found by its key, and an object with no row gets one, owned by the
 default user. A repeated event for the same ETag changes nothing.
 """
@@ -15,20 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
+from glowworm import lifecycle
 from glowworm.errors import PermanentError
-from glowworm.job_messages import JobMessage
-from glowworm.models import Image, ProcessingJob, Status, User
+from glowworm.models import Image, Status, User
 from glowworm.sizes import JobType
-from glowworm.status import sync_image_status
-from glowworm.status_events import StatusEventType, event_for
 from processor import blobs
 from processor.context import Context
 from processor.notifications import ObjectCreated
+from processor.outcomes import Finished
 
 log = structlog.get_logger(__name__)
 
 
-def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> JobMessage | None:
+def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> Finished:
     """Register the object and its jobs; the thumbnail job to publish, if one is due.
 
     ``again``: this message was handed to a worker before (redelivered, or sent back
@@ -37,12 +36,12 @@ def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> JobMes
     """
     if event.bucket != ctx.settings.originals_bucket:
         log.info("ingest.skip_other_bucket", bucket=event.bucket, key=event.key)
-        return None
+        return Finished()
     try:
         found = blobs.head(ctx.s3, event.bucket, event.key)
     except PermanentError:
         log.info("ingest.skip_deleted", bucket=event.bucket, key=event.key)
-        return None
+        return Finished()
     with ctx.database() as session:
         image = _find_or_register(session, event, ctx)
         jobs = {job.job_type: job for job in image.jobs}
@@ -53,32 +52,13 @@ def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> JobMes
             # event), so a repeat is the rule, and its job is already queued. Only this
             # same message, handed out again, may follow a publish that never happened.
             if again and thumbnail.status is Status.PENDING:
-                return _message(thumbnail)
-            return None
-        now = datetime.now(UTC)
-        _reset_for_new_version(image, found.etag, found.size, now)
-        for job_type in JobType:
-            job = jobs.get(job_type)
-            if job is None:
-                job = ProcessingJob(image_id=image.id, job_type=job_type)
-                session.add(job)
-                image.jobs.append(job)
-            job.etag = found.etag
-            job.status = Status.PENDING
-            job.attempts = 0
-            job.max_attempts = ctx.settings.max_attempts
-            job.error_kind = job.error_message = None
-            job.lease_expires_at = job.started_at = job.completed_at = None
-            job.next_attempt_at = now  # due now (see glowworm.status.reset_jobs)
-        sync_image_status(image, now)
-        session.flush()
-        ctx.outbox.append(event_for(image, StatusEventType.UPLOADED))
+                return Finished(lifecycle.message_for(thumbnail))
+            return Finished()
+        message, uploaded = lifecycle.start_version(
+            image, found.etag, found.size, datetime.now(UTC), max_attempts=ctx.settings.max_attempts
+        )
         log.info("ingest.registered", image_id=image.id, key=image.key, etag=found.etag)
-        return _message(next(j for j in image.jobs if j.job_type is JobType.THUMBNAIL))
-
-
-def _message(job: ProcessingJob) -> JobMessage:
-    return JobMessage(job_id=job.id, image_id=job.image_id, job_type=job.job_type, etag=job.etag)
+        return Finished(message, events=(uploaded,))
 
 
 def _find_or_register(session: Session, event: ObjectCreated, ctx: Context) -> Image:
@@ -118,14 +98,3 @@ def _default_owner(session: Session, name: str) -> User:
     except IntegrityError:
         pass
     return session.scalars(query).one()
-
-
-def _reset_for_new_version(image: Image, etag: str, size: int, now: datetime) -> None:
-    image.etag = etag
-    image.size_bytes = size
-    image.uploaded_at = now
-    image.sha256 = None
-    image.duplicate_of_id = None
-    image.processing_attempts = 0
-    image.processing_error = None
-    image.processing_completed_at = None

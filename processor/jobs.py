@@ -5,20 +5,24 @@ a lease, so a job left in ``processing`` by a worker that died is taken over onc
 lease runs out; the takeover spends no new attempt, since the last one never ended.
 An unreachable dependency spends none either: the claim is handed back.
 Derivatives are written before the commit that makes them visible, and the message is
-acknowledged after that commit (DESIGN.md rule 2).
+acknowledged after that commit (docs/ARCHITECTURE.md rule 2). How the rows change
+state is ``glowworm.lifecycle``'s; this module decides when.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
+from glowworm import lifecycle
 from glowworm.errors import (
     DependencyUnavailable,
     PermanentError,
@@ -28,36 +32,16 @@ from glowworm.errors import (
 from glowworm.job_messages import JobMessage
 from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
 from glowworm.sizes import JobType, sizes_for
-from glowworm.status import sync_image_status
-from glowworm.status_events import StatusEventType, event_for
+from glowworm.status_events import StatusEvent
 from glowworm.storage import derivative_key
 from processor import blobs
 from processor.backoff import compute_backoff
 from processor.context import Context
 from processor.imaging.pipeline import Rendition, render
 from processor.imaging.probe import ImageInfo, probe
+from processor.outcomes import Finished, Outcome, RetryLater
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Finished:
-    """Acknowledge the message; publish ``follow_up`` first if there is one."""
-
-    follow_up: JobMessage | None = None
-    dead: bool = False
-
-
-@dataclass(frozen=True)
-class RetryLater:
-    """Send the message back through a delay queue, ``delay`` seconds from now."""
-
-    delay: float
-    # A dependency is down: the consumer stops taking work until it answers again.
-    unavailable: bool = False
-
-
-Outcome = Finished | RetryLater
 
 
 @dataclass(frozen=True)
@@ -67,45 +51,62 @@ class _Claim:
     attempt: int
     max_attempts: int
     started_at: datetime
+    # "started", when this is the image's first attempt; published with the outcome.
+    event: StatusEvent | None
 
 
-class _Superseded(Exception):
-    """The original was replaced or the job reset while we worked; drop our results."""
+class _Gone(Exception):
+    """The image or job is gone, or the original was replaced or the job reset while we
+    worked: nothing of ours is recorded."""
 
 
 def run_job(msg: JobMessage, ctx: Context) -> Outcome:
     """Do one attempt of the job ``msg`` points at, and say what to do with the message.
 
-    Raises ``DependencyUnavailable`` when the database cannot be reached to claim or
-    to hand the job back; nothing is spent then either.
+    Raises ``DependencyUnavailable`` when storage or the database cannot be reached;
+    the attempt, if one was claimed, is handed back first, so nothing is spent.
     """
-    claim = _claim(msg, ctx)
+    try:
+        claim = _claim(msg, ctx)
+    except _Gone:
+        log.info("job.stale", job_id=msg.job_id, image_id=msg.image_id)
+        return Finished()
     if not isinstance(claim, _Claim):
         return claim
     started = time.monotonic()
     error: ProcessingError | None = None
+    outcome: Outcome | None
     try:
-        if msg.job_type is JobType.THUMBNAIL:
-            outcome: Outcome = Finished(_make_thumbnails(msg, claim, ctx))
-        else:
-            outcome = Finished(_make_variants(msg, claim, ctx))
-        result = "complete"
-    except _Superseded:
+        try:
+            outcome, result = _attempt(msg, claim, ctx), "complete"
+        except PermanentError as e:
+            error, result = e, "failed"
+            outcome = _record_failure(msg, claim, e, ctx)
+        except DependencyUnavailable as e:
+            error, result, outcome = e, "postponed", None
+            _hand_back(msg, claim, ctx)
+        except TransientError as e:
+            error = e
+            if claim.attempt >= claim.max_attempts:
+                result = "failed"
+                outcome = _record_failure(msg, claim, e, ctx, dead=True)
+            else:
+                result = "retry"
+                outcome = _record_retry(msg, claim, e, ctx)
+    except _Gone:
         outcome, result = Finished(), "superseded"
-    except PermanentError as e:
-        error, result = e, "failed"
-        outcome = _record_failure(msg, claim, e, ctx)
-    except DependencyUnavailable as e:
-        error, result = e, "postponed"
-        outcome = _hand_back(msg, claim, ctx)
-    except TransientError as e:
-        error = e
-        if claim.attempt >= claim.max_attempts:
-            result = "failed"
-            outcome = _record_failure(msg, claim, e, ctx, dead=True)
-        else:
-            result = "retry"
-            outcome = _record_retry(msg, claim, e, ctx)
+    _log_outcome(msg, claim, started, result, error)
+    if outcome is None:
+        assert isinstance(error, DependencyUnavailable)
+        raise error
+    if claim.event is None:
+        return outcome
+    return replace(outcome, events=(claim.event, *outcome.events))
+
+
+def _log_outcome(
+    msg: JobMessage, claim: _Claim, started: float, result: str, error: ProcessingError | None
+) -> None:
     log.info(
         "job.attempt",
         image_id=msg.image_id,
@@ -117,7 +118,6 @@ def run_job(msg: JobMessage, ctx: Context) -> Outcome:
         error=str(error) if error else None,
         error_kind=error.kind.value if error else None,
     )
-    return outcome
 
 
 # Derivatives load only where they are read (recording a success): the eager loads were
@@ -125,65 +125,49 @@ def run_job(msg: JobMessage, ctx: Context) -> Outcome:
 _LOCK_OPTIONS = (lazyload(Image.derivatives),)
 
 
-def _lock(session: Session, msg: JobMessage) -> tuple[Image, ProcessingJob] | None:
-    """The image row, locked, and the job; None when they are gone or now hold another version.
+@contextmanager
+def _locked(msg: JobMessage, ctx: Context) -> Iterator[tuple[Session, Image, ProcessingJob]]:
+    """One transaction holding the image row's lock, with the job ``msg`` points at.
 
-    The image's lock covers its jobs: every writer of job rows (ingest, the retry routes,
-    these handlers) locks the image first, and the jobs are read after the lock is held.
-    A lock on the job row as well cost a third statement per transaction, five per image.
+    Raises ``_Gone`` when either is gone or now holds another version. The image's lock
+    covers its jobs: every writer of job rows (ingest, the retry routes, these handlers)
+    locks the image first, and the jobs are read after the lock is held. A lock on the
+    job row as well cost a third statement per transaction, five per image.
     """
-    image = session.get(
-        Image, msg.image_id, with_for_update=True, populate_existing=True, options=_LOCK_OPTIONS
-    )
-    if image is None:
-        return None
-    job = next((j for j in image.jobs if j.id == msg.job_id), None)
-    if job is None or job.etag != msg.etag:
-        return None
-    return image, job
+    with ctx.database() as session:
+        image = session.get(
+            Image, msg.image_id, with_for_update=True, populate_existing=True, options=_LOCK_OPTIONS
+        )
+        job = next((j for j in image.jobs if j.id == msg.job_id), None) if image else None
+        if image is None or job is None or job.etag != msg.etag:
+            raise _Gone
+        yield session, image, job
 
 
 def _claim(msg: JobMessage, ctx: Context) -> _Claim | Outcome:
     now = datetime.now(UTC)
-    with ctx.database() as session:
-        locked = _lock(session, msg)
-        if locked is None:
-            log.info("job.stale", job_id=msg.job_id, image_id=msg.image_id)
-            return Finished()
-        image, job = locked
+    with _locked(msg, ctx) as (_, image, job):
         if job.status is Status.COMPLETE:
             # A repeated message; make sure the chain went on (the publish may have been lost).
-            return Finished(_variant_message_if_due(image, job))
+            return Finished(lifecycle.next_message(image, job))
         if job.status is Status.FAILED:
             return Finished()
         if job.status is Status.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
             # Another worker holds it (or died holding it): look again when the lease ends.
             return RetryLater(delay=(job.lease_expires_at - now).total_seconds() + 1.0)
-        # A job still `processing` here is a takeover: its last attempt never ended.
-        takeover = job.status is Status.PROCESSING
-        first_attempt = job.job_type is JobType.THUMBNAIL and job.attempts == 0
-        job.status = Status.PROCESSING
-        if not takeover:
-            job.attempts += 1
-            image.processing_attempts += 1
-        job.started_at = now
-        job.next_attempt_at = None
-        job.lease_expires_at = now + timedelta(seconds=ctx.settings.job_lease_seconds)
-        image.last_processing_attempt = now
-        sync_image_status(image, now)
-        if first_attempt:
-            ctx.outbox.append(event_for(image, StatusEventType.STARTED))
-        return _Claim(image.bucket, image.key, job.attempts, job.max_attempts, now)
+        lease = timedelta(seconds=ctx.settings.job_lease_seconds)
+        event = lifecycle.claim(image, job, now, lease)
+        return _Claim(image.bucket, image.key, job.attempts, job.max_attempts, now, event)
 
 
-def _fetch(msg: JobMessage, claim: _Claim, ctx: Context) -> bytes:
+def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
     data, etag = blobs.read(ctx.s3, claim.bucket, claim.key)
     if etag and etag != msg.etag:
-        raise _Superseded
-    return data
-
-
-def _derive_and_store(data: bytes, msg: JobMessage, ctx: Context) -> list[Rendition]:
+        raise _Gone
+    if msg.job_type is JobType.THUMBNAIL:
+        duplicate = _record_metadata(msg, claim, data, probe(data, ctx.limits), ctx)
+        if duplicate is not None:
+            return duplicate
     renditions = render(
         data, sizes_for(msg.job_type), quality=ctx.settings.jpeg_quality, limits=ctx.limits
     )
@@ -192,79 +176,42 @@ def _derive_and_store(data: bytes, msg: JobMessage, ctx: Context) -> list[Rendit
         blobs.write(
             ctx.s3, ctx.settings.derivatives_bucket, key, rendition.data, rendition.content_type
         )
-    return renditions
-
-
-def _make_thumbnails(msg: JobMessage, claim: _Claim, ctx: Context) -> JobMessage | None:
-    data = _fetch(msg, claim, ctx)
-    digest = hashlib.sha256(data).hexdigest()
-    info = probe(data, ctx.limits)
-    with ctx.database() as session:
-        if _record_metadata(session, msg, claim, digest, info, ctx):
-            return None  # a duplicate: the existing derivatives now serve this image too
-    renditions = _derive_and_store(data, msg, ctx)
-    return _record_success(msg, claim, renditions, ctx)
-
-
-def _make_variants(msg: JobMessage, claim: _Claim, ctx: Context) -> JobMessage | None:
-    renditions = _derive_and_store(_fetch(msg, claim, ctx), msg, ctx)
     return _record_success(msg, claim, renditions, ctx)
 
 
 def _record_metadata(
-    session: Session, msg: JobMessage, claim: _Claim, digest: str, info: ImageInfo, ctx: Context
-) -> bool:
-    """Store what the bytes say; True when the image duplicates a finished one of the owner."""
-    locked = _lock(session, msg)
-    if locked is None:
-        raise _Superseded
-    image, this_job = locked
-    image.sha256 = digest
-    image.format, image.mime_type = info.format, info.mime_type
-    image.width, image.height, image.orientation = info.width, info.height, info.orientation
-    image.taken_at = info.taken_at
-    image.camera_make, image.camera_model = info.camera_make, info.camera_model
-    original = session.scalars(
-        select(Image)
-        .where(
-            Image.owner_id == image.owner_id,
-            Image.sha256 == digest,
-            Image.id != image.id,
-            Image.duplicate_of_id.is_(None),
-            Image.processing_status == Status.COMPLETE,
-        )
-        .order_by(Image.id)
-        .limit(1)
-    ).first()
-    if original is None:
-        return False
-    now = datetime.now(UTC)
-    image.duplicate_of_id = original.id
-    for derivative in original.derivatives:
-        _upsert_derivative(
-            session,
-            image,
-            derivative.size,
-            derivative.bucket,
-            derivative.key,
-            derivative.width,
-            derivative.height,
-            derivative.bytes,
-        )
-    for job in image.jobs:
-        _complete(job, now)
-    _log_attempt(session, this_job, claim, "complete", None, now)
-    sync_image_status(image, now)
-    ctx.outbox.append(event_for(image, StatusEventType.COMPLETE))
-    log.info("job.duplicate", image_id=image.id, duplicate_of=original.id)
-    return True
-
-
-def _complete(job: ProcessingJob, now: datetime) -> None:
-    job.status = Status.COMPLETE
-    job.completed_at = now
-    job.lease_expires_at = None
-    job.error_kind = job.error_message = None
+    msg: JobMessage, claim: _Claim, data: bytes, info: ImageInfo, ctx: Context
+) -> Finished | None:
+    """Store what the bytes say. When the image duplicates a finished one of the owner,
+    its derivatives serve this image too, and the image is complete."""
+    digest = hashlib.sha256(data).hexdigest()
+    with _locked(msg, ctx) as (session, image, job):
+        image.sha256 = digest
+        image.format, image.mime_type = info.format, info.mime_type
+        image.width, image.height, image.orientation = info.width, info.height, info.orientation
+        image.taken_at = info.taken_at
+        image.camera_make, image.camera_model = info.camera_make, info.camera_model
+        original = session.scalars(
+            select(Image)
+            .where(
+                Image.owner_id == image.owner_id,
+                Image.sha256 == digest,
+                Image.id != image.id,
+                Image.duplicate_of_id.is_(None),
+                Image.processing_status == Status.COMPLETE,
+            )
+            .order_by(Image.id)
+            .limit(1)
+        ).first()
+        if original is None:
+            return None
+        now = datetime.now(UTC)
+        for d in original.derivatives:
+            _upsert_derivative(session, image, d.size, d.bucket, d.key, d.width, d.height, d.bytes)
+        event = lifecycle.complete_as_duplicate(image, original, now)
+        _log_attempt(session, job, claim, "complete", None, now)
+        log.info("job.duplicate", image_id=image.id, duplicate_of=original.id)
+        return Finished(events=(event,))
 
 
 def _upsert_derivative(
@@ -309,13 +256,9 @@ def _log_attempt(
 
 def _record_success(
     msg: JobMessage, claim: _Claim, renditions: list[Rendition], ctx: Context
-) -> JobMessage | None:
+) -> Finished:
     now = datetime.now(UTC)
-    with ctx.database() as session:
-        locked = _lock(session, msg)
-        if locked is None:
-            raise _Superseded
-        image, job = locked
+    with _locked(msg, ctx) as (session, image, job):
         for r in renditions:
             _upsert_derivative(
                 session,
@@ -327,88 +270,33 @@ def _record_success(
                 r.height,
                 len(r.data),
             )
-        _complete(job, now)
+        event = lifecycle.complete(image, job, now)
         _log_attempt(session, job, claim, "complete", None, now)
-        sync_image_status(image, now)
-        ctx.outbox.append(
-            event_for(
-                image,
-                StatusEventType.COMPLETE
-                if image.processing_status is Status.COMPLETE
-                else StatusEventType.THUMBNAIL_COMPLETE,
-            )
-        )
-        return _variant_message_if_due(image, job)
-
-
-def _variant_message_if_due(image: Image, job: ProcessingJob) -> JobMessage | None:
-    if job.job_type is not JobType.THUMBNAIL:
-        return None
-    variant = next((j for j in image.jobs if j.job_type is JobType.VARIANT), None)
-    if variant is None or variant.status is not Status.PENDING:
-        return None
-    return JobMessage(variant.id, image.id, JobType.VARIANT, variant.etag)
+        return Finished(lifecycle.next_message(image, job), events=(event,))
 
 
 def _record_failure(
     msg: JobMessage, claim: _Claim, error: ProcessingError, ctx: Context, *, dead: bool = False
 ) -> Finished:
-    """Mark the job failed for good; a failed thumbnail job fails the variant job too."""
     now = datetime.now(UTC)
-    with ctx.database() as session:
-        locked = _lock(session, msg)
-        if locked is None:
-            return Finished()
-        image, job = locked
-        for other in image.jobs:
-            if other is job or (
-                msg.job_type is JobType.THUMBNAIL and other.status is not Status.COMPLETE
-            ):
-                other.status = Status.FAILED
-                other.error_kind = error.kind.value
-                other.error_message = str(error)
-                other.lease_expires_at = None
-                other.completed_at = now
+    with _locked(msg, ctx) as (session, image, job):
+        event = lifecycle.fail(image, job, error, now)
         _log_attempt(session, job, claim, "failed", error, now)
-        sync_image_status(image, now)
-        ctx.outbox.append(event_for(image, StatusEventType.FAILED))
-    return Finished(dead=dead)
+    return Finished(events=(event,), dead=dead)
 
 
-def _record_retry(msg: JobMessage, claim: _Claim, error: TransientError, ctx: Context) -> Outcome:
+def _record_retry(
+    msg: JobMessage, claim: _Claim, error: TransientError, ctx: Context
+) -> RetryLater:
     delay = compute_backoff(claim.attempt, ctx.settings.retry_delays)
     now = datetime.now(UTC)
-    with ctx.database() as session:
-        locked = _lock(session, msg)
-        if locked is None:
-            return Finished()
-        image, job = locked
-        job.status = Status.PENDING
-        job.lease_expires_at = None
-        job.next_attempt_at = now + timedelta(seconds=delay)
-        job.error_kind = error.kind.value
-        job.error_message = (
-            f"attempt {claim.attempt} of {claim.max_attempts} failed: {error}; "
-            f"retrying in {delay:.0f} s"
-        )
-        sync_image_status(image, now)
-        image.processing_error = job.error_message
+    with _locked(msg, ctx) as (session, image, job):
+        lifecycle.retry_later(image, job, claim.attempt, error, now, delay)
         _log_attempt(session, job, claim, "retry", error, now)
     return RetryLater(delay=delay)
 
 
-def _hand_back(msg: JobMessage, claim: _Claim, ctx: Context) -> Outcome:
-    """A dependency is down: release the job with its attempt refunded, and wait."""
-    now = datetime.now(UTC)
-    with ctx.database() as session:
-        locked = _lock(session, msg)
-        if locked is None:
-            return Finished()
-        image, job = locked
-        if job.status is Status.PROCESSING and job.attempts == claim.attempt:
-            job.status = Status.PENDING
-            job.attempts -= 1
-            image.processing_attempts -= 1
-            job.lease_expires_at = None
-            sync_image_status(image, now)
-    return RetryLater(delay=compute_backoff(1, ctx.settings.retry_delays), unavailable=True)
+def _hand_back(msg: JobMessage, claim: _Claim, ctx: Context) -> None:
+    """A dependency is down: release the job with its attempt refunded."""
+    with _locked(msg, ctx) as (_, image, job):
+        lifecycle.hand_back(image, job, claim.attempt, datetime.now(UTC))

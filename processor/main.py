@@ -10,9 +10,7 @@ from types import FrameType
 import structlog
 from kombu import Connection
 
-from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
-from glowworm.storage import make_minio_client
 from glowworm.topology import Topology
 from processor.consumer import Worker
 from processor.context import Context
@@ -54,14 +52,12 @@ def main() -> None:
     configure_logging(settings.log_level)
     os.nice(settings.processor_nice)
     register_openers()
-    engine = make_engine(settings.database_url)
-    ctx = Context(settings, make_session_factory(engine), make_minio_client(settings))
     topology = Topology.from_settings(settings)
     # Publisher confirms: a follow-up job is on the broker before we ack what caused it.
     connection = Connection(
         settings.amqp_url, heartbeat=30, transport_options={"confirm_publish": True}
     )
-    with connection:
+    with Context.open(settings) as ctx, connection:
         connection.ensure_connection(max_retries=30)
         topology.declare(connection)
         worker = Worker(connection, topology, ctx, probe=ctx.probe)
@@ -74,7 +70,6 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stopping.set()
-    engine.dispose()
     log.info("worker.stopped", signals=received)
 
 

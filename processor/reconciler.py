@@ -25,12 +25,12 @@ from kombu import Connection
 from minio import Minio
 from sqlalchemy import select, text
 
+from glowworm import lifecycle
 from glowworm.ingest_messages import object_created_body
 from glowworm.job_messages import JobMessage
 from glowworm.models import Image, ProcessingJob, Status
 from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES
-from glowworm.status import reset_jobs
 from glowworm.topology import Topology
 from processor import blobs
 from processor.context import Context
@@ -129,14 +129,14 @@ def reconcile(
                     session.refresh(image, with_for_update=True)
                     if image.processing_status is not Status.COMPLETE:
                         continue
-                    first = reset_jobs(image, now, redo_all=True)[0]
-                    to_publish.append(JobMessage(first.id, image.id, first.job_type, first.etag))
+                    redo = lifecycle.reset(image, now, redo_all=True).message
+                    assert redo is not None  # every job was reset
+                    to_publish.append(redo)
                     report.redone += 1
                     continue
                 unfinished = [j for j in image.jobs if j.status is not Status.COMPLETE]
                 if unfinished and _stuck(unfinished[0], now, stale_after):
-                    job = unfinished[0]
-                    to_publish.append(JobMessage(job.id, image.id, job.job_type, job.etag))
+                    to_publish.append(lifecycle.message_for(unfinished[0]))
                     report.resumed += 1
         # After the commit, so a handler that takes the message finds the reset rows.
         for message in to_publish:

@@ -10,8 +10,6 @@ import pytest
 from kombu import Connection
 
 from bench.scratch import empty_and_delete
-from glowworm.db import make_engine, make_session_factory
-from glowworm.storage import make_minio_client
 from glowworm.topology import Topology
 from processor.context import Context
 from processor.notifications import ObjectCreated
@@ -38,9 +36,8 @@ def ctx(settings: UploadSettings, s3: S3Client) -> Iterator[Context]:
     topology = Topology.from_settings(own)
     with Connection(own.amqp_url) as connection:
         topology.declare(connection)
-    engine = make_engine(own.database_url)
-    yield Context(own, make_session_factory(engine), make_minio_client(own))
-    engine.dispose()
+    with Context.open(own) as context:
+        yield context
     with Connection(own.amqp_url) as connection:
         topology.delete(connection)
     empty_and_delete(s3, bucket)

@@ -17,7 +17,8 @@ from glowworm.sizes import ALL_SIZES, JobType
 from glowworm.topology import Topology, routing_key
 from processor.context import Context
 from processor.ingest import ingest
-from processor.jobs import Finished, run_job
+from processor.jobs import run_job
+from processor.outcomes import Finished
 from processor.reconciler import ReconcileReport, reconcile
 from tests.conftest import Tap
 from tests.processor.conftest import put_original
@@ -49,7 +50,7 @@ def _reconcile(ctx: Context, connection: Connection) -> ReconcileReport:
 
 
 def test_a_complete_image_missing_a_derivative_is_redone_once(ctx: Context, s3: S3Client) -> None:
-    first = ingest(put_original(ctx, s3, "uploads/1/r/photo.jpg"), ctx)
+    first = ingest(put_original(ctx, s3, "uploads/1/r/photo.jpg"), ctx).follow_up
     assert first is not None
     _process(ctx, first)
     assert _statuses(ctx, first.image_id) == (Status.COMPLETE, [Status.COMPLETE] * 2)

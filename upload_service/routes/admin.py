@@ -8,11 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import func, select
 
-from glowworm.job_messages import JobMessage
+from glowworm import lifecycle
 from glowworm.models import Image, ProcessingJob, Status
 from glowworm.pipeline_control import ControlCommand, is_paused, set_paused
 from glowworm.sizes import JobType
-from glowworm.status import reset_jobs
 from upload_service.deps import AdminDep, ResourcesDep, SessionDep
 from upload_service.schemas import ProcessingQueue, QueueDepth
 from upload_service.views import job_out
@@ -80,10 +79,9 @@ def retry_failed(_: AdminDep, session: SessionDep, resources: ResourcesDep) -> d
     now = datetime.now(UTC)
     messages = []
     for image in images:
-        retried = reset_jobs(image, now)
-        if retried and image.etag:
-            first = retried[0]
-            messages.append(JobMessage(first.id, image.id, first.job_type, first.etag))
+        message = lifecycle.reset(image, now).message
+        if message and image.etag:
+            messages.append(message)
     session.flush()
     resources.broker.publish_urgent(messages)
     return {"images": len(messages)}

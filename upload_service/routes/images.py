@@ -9,10 +9,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
-from glowworm.job_messages import JobMessage
+from glowworm import lifecycle
 from glowworm.models import Image, JobAttempt, Status, User
 from glowworm.sizes import SIZES_BY_NAME
-from glowworm.status import reset_jobs
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
 from upload_service.schemas import ImageOut, ImagePage, ProcessingStatus, RetryResponse
 from upload_service.views import image_out, processing_status
@@ -136,11 +135,9 @@ def retry_processing(
             status.HTTP_409_CONFLICT,
             f"image {image_id} has not been uploaded yet; nothing to retry",
         )
-    retried = reset_jobs(image, datetime.now(UTC))
+    retried = lifecycle.reset(image, datetime.now(UTC))
     session.flush()
-    resources.broker.publish_urgent(
-        JobMessage(job.id, image.id, job.job_type, job.etag) for job in retried[:1]
-    )
+    resources.broker.publish_urgent([retried.message] if retried.message else [])
     return RetryResponse(
-        image_id=image.id, retried_jobs=[job.id for job in retried], status=processing_status(image)
+        image_id=image.id, retried_jobs=list(retried.job_ids), status=processing_status(image)
     )
