@@ -7,11 +7,14 @@
 #                                          already down; the fault tests stop one service at a time
 #   infra/services.sh status   one line per service: up/down (exit 1 if any is down)
 #   infra/services.sh env      print the env file (eval "$(infra/services.sh env)")
+#   infra/services.sh logs [N] the last N (40) lines of each service's log, and of every log
+#                              under logs/tests (the test session's processors and API servers)
 #   infra/services.sh rabbitmqctl ARGS...   run rabbitmqctl against our node (debugging aid)
 #
 # Everything (data, logs, pid files, env file) lives under $GLOWWORM_SERVICES_DIR
 # (default: <repo>/.services). Progress goes to stderr; only `start` and `env` print
-# the env file to stdout, so `eval "$(infra/services.sh start)"` works.
+# the env file to stdout, so `eval "$(infra/services.sh start)"` works, and `logs` prints
+# to stdout. When `start` fails to bring a service up, that service's log tail goes to stderr.
 # See infra/README.md for the ports, the layout and the MinIO -> RabbitMQ wiring.
 set -euo pipefail
 
@@ -60,11 +63,24 @@ RUN_DIR="$SVC_DIR/run"
 ENV_FILE="$SVC_DIR/env"
 RABBIT_DIR="$SVC_DIR/rabbitmq"
 MINIO_DIR="$SVC_DIR/minio"
+# Where `make test` has the test session's processors and API servers log (tests/conftest.py).
+TEST_LOG_DIR="$LOG_DIR/tests"
+# How many lines of each log `logs` shows by default, and a failed `start` shows.
+LOG_TAIL_LINES=40
 
 # --- small helpers -----------------------------------------------------------------------------
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# show_log NAME FILE [N]: the last N lines of FILE under a heading naming it and its path;
+# nothing when FILE does not exist (a service never started here has no log).
+show_log() {
+    local name="$1" file="$2" n="${3:-$LOG_TAIL_LINES}"
+    [[ -f "$file" ]] || return 0
+    printf '\n===== %s: last %s lines of %s =====\n' "$name" "$n" "$file"
+    if [[ -s "$file" ]]; then tail -n "$n" "$file" 2>&1 || true; else echo "(empty)"; fi
+}
 
 # now_ms: wall clock in milliseconds (bash 5's EPOCHREALTIME, no external tools).
 now_ms() { local t="${EPOCHREALTIME/./}"; echo $((t / 1000)); }
@@ -290,8 +306,9 @@ start_postgres() {
     require_free_port "$PG_PORT" postgres
     pg_init
     pg_write_conf
+    # A failure here, as anywhere in start_postgres, prints postgres.log's tail (on_start_exit).
     as_postgres "$(pg_bindir)/pg_ctl" start -D "$PG_DATA" -l "$PG_ROOT/postgres.log" -w -t 60 >/dev/null \
-        || { tail -20 "$PG_ROOT/postgres.log" >&2; die "postgres did not start"; }
+        || die "postgres did not start"
     pg_create_role_and_db
     log "postgres   up on 127.0.0.1:$PG_PORT (data $PG_DATA)"
 }
@@ -380,10 +397,8 @@ start_rabbitmq() {
     # -detached: the VM daemonises and writes RABBITMQ_PID_FILE itself.
     rabbit_env "$RABBIT_SBIN/rabbitmq-server" -detached >>"$LOG_DIR/rabbitmq-start.log" 2>&1 </dev/null
     # The AMQP listener opens last in boot, after the default user exists.
-    if ! wait_for 90 port_open "$AMQP_PORT"; then
-        tail -30 "$RABBIT_DIR/log/$RABBIT_NODE.log" >&2 2>/dev/null || true
-        die "rabbitmq did not open port $AMQP_PORT within 90 s (logs: $RABBIT_DIR/log)"
-    fi
+    wait_for 90 port_open "$AMQP_PORT" \
+        || die "rabbitmq did not open port $AMQP_PORT within 90 s (logs: $RABBIT_DIR/log)"
     wait_for 10 rabbit_running || die "rabbitmq wrote no pid file"
     rabbit_env "$RABBIT_SBIN/rabbitmq-diagnostics" -q -n "$RABBIT_NODE" ping >/dev/null \
         || die "rabbitmq-diagnostics ping failed"
@@ -444,10 +459,7 @@ start_minio() {
         "${notify[@]}" \
         "$(minio_bin)" server "$MINIO_DIR/data" \
         --address "127.0.0.1:$S3_PORT" --console-address "127.0.0.1:$S3_CONSOLE_PORT"
-    if ! wait_for 60 minio_ready; then
-        tail -30 "$LOG_DIR/minio.log" >&2
-        die "minio did not become ready within 60 s (log: $LOG_DIR/minio.log)"
-    fi
+    wait_for 60 minio_ready || die "minio did not become ready within 60 s (log: $LOG_DIR/minio.log)"
     log "minio      up on 127.0.0.1:$S3_PORT (console 127.0.0.1:$S3_CONSOLE_PORT, target $(minio_target_arn))"
 }
 
@@ -473,6 +485,37 @@ export GLOWWORM_S3_NOTIFY_ARN=$(minio_target_arn)
 EOF
 }
 
+# --- logs --------------------------------------------------------------------------------------
+
+# service_logs SERVICE: "NAME FILE" for each log SERVICE writes, one a line.
+service_logs() {
+    case "$1" in
+        postgres) echo "postgres $PG_ROOT/postgres.log" ;;
+        rabbitmq) echo "rabbitmq $RABBIT_DIR/log/$RABBIT_NODE.log"
+                  echo "rabbitmq-start $LOG_DIR/rabbitmq-start.log" ;;
+        minio) echo "minio $LOG_DIR/minio.log" ;;
+    esac
+}
+
+# show_service_logs SERVICE [N]: the tail of each of SERVICE's logs.
+show_service_logs() {
+    local name file
+    while read -r name file; do show_log "$name" "$file" "${2:-$LOG_TAIL_LINES}"; done < <(service_logs "$1")
+}
+
+# The service cmd_start is bringing up, for on_start_exit.
+STARTING=""
+
+# EXIT trap of `start`: if it fails (die, or any command under set -e) while bringing a
+# service up, that service's log tail follows the error, so the reason is on screen.
+on_start_exit() {
+    local code=$?
+    if ((code != 0)) && [[ -n "$STARTING" ]]; then
+        log "$STARTING did not start; the end of its log:"
+        show_service_logs "$STARTING" >&2
+    fi
+}
+
 # --- subcommands -------------------------------------------------------------------------------
 
 # wanted NAME [SERVICES...]: true when no services were named, or NAME is among them.
@@ -491,11 +534,13 @@ cmd_start() {
     mkdir -p "$LOG_DIR" "$RUN_DIR"
     run_timed install install_all
     pg_paths
-    if wanted postgres "$@"; then run_timed postgres start_postgres; fi
-    if wanted rabbitmq "$@"; then run_timed rabbitmq start_rabbitmq; fi
+    trap on_start_exit EXIT
+    if wanted postgres "$@"; then STARTING=postgres; run_timed postgres start_postgres; fi
+    if wanted rabbitmq "$@"; then STARTING=rabbitmq; run_timed rabbitmq start_rabbitmq; fi
     # After RabbitMQ, so the notification target connects at once (with queue_dir MinIO would
     # also start without it, storing events until the broker is up).
-    if wanted minio "$@"; then run_timed minio start_minio; fi
+    if wanted minio "$@"; then STARTING=minio; run_timed minio start_minio; fi
+    STARTING=""
     write_env_file
     log "$(printf '%-10s took %s   env file: %s' total "$(seconds_since "$t0")" "$ENV_FILE")"
     cat "$ENV_FILE"
@@ -520,6 +565,18 @@ cmd_status() {
     return "$down"
 }
 
+cmd_logs() {
+    local n="${1:-$LOG_TAIL_LINES}" service file
+    [[ "$n" =~ ^[0-9]+$ ]] || die "logs takes a number of lines, not '$n'"
+    pg_paths
+    for service in postgres rabbitmq minio; do show_service_logs "$service" "$n"; done
+    if [[ -d "$TEST_LOG_DIR" ]]; then
+        while IFS= read -r file; do
+            show_log "tests/${file#"$TEST_LOG_DIR/"}" "$file" "$n"
+        done < <(find "$TEST_LOG_DIR" -type f | sort)
+    fi
+}
+
 cmd_env() {
     [[ -f "$ENV_FILE" ]] || die "no env file yet: run infra/services.sh start"
     cat "$ENV_FILE"
@@ -530,6 +587,7 @@ case "${1:-}" in
     stop) shift; cmd_stop "$@" ;;
     status) cmd_status ;;
     env) cmd_env ;;
+    logs) shift; cmd_logs "$@" ;;
     rabbitmqctl) shift; rabbitmqctl "$@" ;;
-    *) echo "usage: $0 start [SERVICE...]|stop [SERVICE...]|status|env|rabbitmqctl ARGS..." >&2; exit 2 ;;
+    *) echo "usage: $0 start [SERVICE...]|stop [SERVICE...]|status|env|logs [N]|rabbitmqctl ARGS..." >&2; exit 2 ;;
 esac
