@@ -9,6 +9,13 @@ SERVICES_DIR ?= $(CURDIR)/.services
 ENV_FILE := $(SERVICES_DIR)/env
 # Load the settings `make services` wrote, for every recipe that talks to the services.
 WITH_ENV := set -a && source $(ENV_FILE) && set +a &&
+# The test session's processors and API servers log here (tests/conftest.py), beside the
+# services' logs; emptied before each run so an old run's logs are never read as this one's.
+TEST_LOG_DIR := $(SERVICES_DIR)/logs/tests
+# More pytest arguments: make test PYTEST_ARGS="-p no:randomly -x tests/integration"
+PYTEST_ARGS ?=
+# A failed run ends with the tail of every service's log, then pytest's own exit status.
+SHOW_LOGS_ON_FAILURE = || { code=$$?; GLOWWORM_SERVICES_DIR=$(SERVICES_DIR) bash infra/services.sh logs; exit $$code; }
 # The browser tests: Debian's Chromium, driven by playwright-core from tests/browser.
 BROWSER_DIR := tests/browser
 CHROMIUM ?= /usr/bin/chromium
@@ -45,10 +52,12 @@ stack-token: setup  ## print an admin token for the real local services
 	@$(WITH_ENV) $(BIN)/glowworm token create --name admin --admin
 
 test: services browser-deps  ## the whole suite, on real services, browser tests included
-	$(WITH_ENV) $(BIN)/pytest
+	rm -rf $(TEST_LOG_DIR)
+	$(WITH_ENV) GLOWWORM_TEST_LOG_DIR=$(TEST_LOG_DIR) $(BIN)/pytest $(PYTEST_ARGS) $(SHOW_LOGS_ON_FAILURE)
 
 test-browser: services browser-deps  ## only the browser tests (pages in Chromium, the real Uppy)
-	$(WITH_ENV) $(BIN)/pytest tests/browser
+	rm -rf $(TEST_LOG_DIR)
+	$(WITH_ENV) GLOWWORM_TEST_LOG_DIR=$(TEST_LOG_DIR) $(BIN)/pytest tests/browser $(PYTEST_ARGS) $(SHOW_LOGS_ON_FAILURE)
 
 browser-deps: $(BROWSER_DIR)/build/uppy.js  ## Chromium from Debian and the browser tests' npm packages
 	@test -x $(CHROMIUM) || { apt-get update -q && \

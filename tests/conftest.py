@@ -106,8 +106,14 @@ def processor_env(settings: Settings) -> dict[str, str]:
 def processors(
     processor_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Two real processor processes, as deployed; their logs go to the session's temp dir."""
-    logs = tmp_path_factory.mktemp("processor-logs")
+    """Two real processor processes, as deployed.
+
+    Their logs go to ``$GLOWWORM_TEST_LOG_DIR/processors`` (``make test``: where
+    ``infra/services.sh logs`` shows them on a failure), else to the session's temp dir.
+    """
+    logs = Path(os.environ.get("GLOWWORM_TEST_LOG_DIR") or tmp_path_factory.getbasetemp())
+    logs /= "processors"
+    logs.mkdir(parents=True, exist_ok=True)
     procs = []
     for n in range(2):
         with open(logs / f"processor-{n}.log", "wb") as log:
@@ -351,7 +357,10 @@ def api_server(
     processor_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[], ApiServer]]:
     """Factory: start another replica of the API on a free port; all stop at session end."""
-    logs = tmp_path_factory.mktemp("api-logs")
+    # Logs: $GLOWWORM_TEST_LOG_DIR/api-servers under make test, as the processors' do.
+    logs = Path(os.environ.get("GLOWWORM_TEST_LOG_DIR") or tmp_path_factory.getbasetemp())
+    logs /= "api-servers"
+    logs.mkdir(parents=True, exist_ok=True)
     servers: list[ApiServer] = []
 
     def start() -> ApiServer:
