@@ -1,17 +1,22 @@
-"""The ``glowworm`` console script: set-up, tokens, and a reconciler pass."""
+"""The ``glowworm`` console script: set-up and tokens, and the commands each deployable
+adds through a ``glowworm.commands`` entry point (``reconcile`` is the processor's)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from importlib.metadata import entry_points
 
 from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
 from glowworm.provision import provision
 from glowworm.settings import Settings
-from glowworm.storage import make_minio_client, make_s3_client
+from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
+
+# The entry-point group a deployable names its ``register(subparsers)`` function in
+# (pyproject.toml): the shared package offers its commands without importing it.
+COMMANDS_GROUP = "glowworm.commands"
 
 
 def _token_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -29,29 +34,20 @@ def _setup(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
-    # The reconciler is processor code; the console script is only its front door.
-    from glowworm.topology import Topology
-    from processor.context import Context
-    from processor.reconciler import run_once
-    from processor.settings import ProcessorSettings
-
-    processor_settings = ProcessorSettings()
-    if args.stale_after is not None:
-        processor_settings.stale_after_seconds = args.stale_after
-    engine = make_engine(processor_settings.database_url)
-    ctx = Context(
-        processor_settings, make_session_factory(engine), make_minio_client(processor_settings)
-    )
-    report = run_once(
-        ctx, Topology.from_settings(processor_settings), verify_objects=args.verify_objects
-    )
-    engine.dispose()
-    if report is None:
-        print("another reconciler pass is running; try again later", file=sys.stderr)
-        return 1
-    print(json.dumps(report.as_dict()))
-    return 0
+def _add_deployable_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    # A deployable that cannot load (a missing dependency, a bug) costs only its own
+    # commands: `glowworm setup` and `glowworm token create` must still run.
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            entry.load()(commands)
+        except Exception as e:
+            print(
+                f"glowworm: warning: entry point {entry.name!r} ({entry.value}) in"
+                f" {COMMANDS_GROUP} failed, its commands are missing: {type(e).__name__}: {e}",
+                file=sys.stderr,
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,22 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True, help="user name (made if new)")
     create.add_argument("--admin", action="store_true", help="the user may use admin routes")
     create.set_defaults(run=_token_create)
-    reconcile = commands.add_parser(
-        "reconcile", help="queue again every object or job the pipeline lost track of"
-    )
-    reconcile.add_argument(
-        "--stale-after",
-        type=float,
-        metavar="SECONDS",
-        help="a pending job untouched this long counts as lost"
-        " (default: GLOWWORM_STALE_AFTER_SECONDS)",
-    )
-    reconcile.add_argument(
-        "--verify-objects",
-        action="store_true",
-        help="also check that every derivative object exists in the store (slower)",
-    )
-    reconcile.set_defaults(run=_reconcile)
+    _add_deployable_commands(commands)
     return parser
 
 
