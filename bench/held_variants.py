@@ -11,7 +11,7 @@ it has no pytest in it, and it lives in bench/ so the benchmark need not import 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +28,9 @@ class HeldVariants:
 
     Delivery is at least once, so a job's message can come twice (a repeated bucket
     event, a redelivered thumbnail job); the jobs are collected by id as they come.
+    Every variant job published meanwhile is held, also one of an image the caller did
+    not upload (a late bucket event, a retry of earlier work): ``images`` picks the
+    caller's own.
     """
 
     def __init__(self, channel: Any, topology: Topology, held: Queue) -> None:
@@ -36,14 +39,22 @@ class HeldVariants:
         self.held = held
         self.jobs: dict[int, Message] = {}
 
-    def count(self) -> int:
-        """Distinct variant jobs held so far."""
+    def count(self, images: Collection[int] | None = None) -> int:
+        """Distinct variant jobs held so far (of ``images`` only, when given)."""
         while (message := self.held.get(no_ack=True)) is not None:
             self.jobs[JobMessage.from_body(message.body).job_id] = message
-        return len(self.jobs)
+        return len(self._of(images))
 
-    def release(self) -> int:
-        """Put each held job once into the variants queue, bound again; how many.
+    def _of(self, images: Collection[int] | None) -> list[Message]:
+        return [
+            message
+            for message in self.jobs.values()
+            if images is None or JobMessage.from_body(message.body).image_id in images
+        ]
+
+    def release(self, images: Collection[int] | None = None) -> int:
+        """Put each held job (of ``images`` only, when given) once into the variants queue,
+        bound again; how many. The others are dropped.
 
         Call it while processing is paused to have the whole backlog in place at once.
         The variants queue is bound before the holding queue is unbound, so no job
@@ -54,8 +65,9 @@ class HeldVariants:
         self.topology.variants(self.channel).bind_to(self.topology.jobs, routing_key=key)
         self.held.unbind_from(self.topology.jobs, routing_key=key)
         self.count()  # any that came since the last look
+        released = self._of(images)
         producer = Producer(self.channel)
-        for message in self.jobs.values():
+        for message in released:
             producer.publish(
                 message.body,
                 exchange=self.topology.jobs,
@@ -65,7 +77,7 @@ class HeldVariants:
                 content_encoding=message.content_encoding,
                 delivery_mode=2,
             )
-        return len(self.jobs)
+        return len(released)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -102,40 +103,77 @@ def processor_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def processors(
-    processor_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Two real processor processes, as deployed.
+def purge_queues(settings: Settings) -> None:
+    """Empty every queue of the settings' prefix: work, delay and dead-letter queues."""
+    topology = Topology.from_settings(settings)
+    with Connection(settings.amqp_url) as connection:
+        topology.declare(connection)
+        for queue in topology.all_queues:
+            queue(connection.default_channel).purge()
 
-    Their logs go to ``$GLOWWORM_TEST_LOG_DIR/processors`` (``make test``: where
-    ``infra/services.sh logs`` shows them on a failure), else to the session's temp dir.
+
+@pytest.fixture(scope="session")
+def processor_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the processors log: ``$GLOWWORM_TEST_LOG_DIR/processors`` (``make test``:
+    where ``infra/services.sh logs`` shows them on a failure), else the session's temp dir.
     """
     logs = Path(os.environ.get("GLOWWORM_TEST_LOG_DIR") or tmp_path_factory.getbasetemp())
     logs /= "processors"
     logs.mkdir(parents=True, exist_ok=True)
+    return logs
+
+
+@contextmanager
+def running_processors(
+    env: dict[str, str], settings: Settings, logs: Path, label: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Two real processor processes, as deployed, on empty queues; stopped on leaving.
+
+    No test sees another's work: every queue of the session's prefix is purged first,
+    while no processor runs. The processors that ran before gave their unacknowledged
+    deliveries back when they stopped, and the purge removes those too, with any retry
+    waiting in a delay queue. A bucket event MinIO still holds for an earlier upload may
+    come later (its 3 s queue_dir timer): a test that counts work counts only its own
+    images'. Each run's log lines follow a line with ``label``.
+    """
+    purge_queues(settings)
     procs = []
     for n in range(2):
-        with open(logs / f"processor-{n}.log", "wb") as log:
+        with open(logs / f"processor-{n}.log", "ab") as log:
+            log.write(f"--- {label}\n".encode())
+            log.flush()
             procs.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "processor.main"],
-                    env=processor_env,
+                    env=env,
                     cwd=ROOT,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
             )
-    yield procs
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    print(f"processor logs: {logs}")
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def processors(
+    processor_env: dict[str, str],
+    settings: Settings,
+    processor_logs: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Two processors for this test alone (see ``running_processors``)."""
+    with running_processors(processor_env, settings, processor_logs, request.node.nodeid) as procs:
+        yield procs
 
 
 @pytest.fixture(scope="session")

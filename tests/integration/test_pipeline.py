@@ -23,7 +23,7 @@ from pillow_heif import register_heif_opener
 
 from glowworm.settings import Settings
 from glowworm.sizes import ALL_SIZES
-from tests.conftest import CORPUS, Uploader
+from tests.conftest import CORPUS, Uploader, running_processors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -74,9 +74,22 @@ def fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def corpus_run(
-    uploader: Uploader, make_token: Any, s3: S3Client, settings: Settings, processors: Any
+    uploader: Uploader,
+    make_token: Any,
+    s3: S3Client,
+    settings: Settings,
+    processor_env: dict[str, str],
+    processor_logs: Path,
 ) -> dict[str, Any]:
-    """Upload the whole corpus at once, then wait for every image to settle."""
+    """Upload the whole corpus at once, then wait for every image to settle (processors
+    of its own run meanwhile, and stop once all have)."""
+    with running_processors(processor_env, settings, processor_logs, "corpus_run"):
+        return _run_corpus(uploader, make_token, s3, settings)
+
+
+def _run_corpus(
+    uploader: Uploader, make_token: Any, s3: S3Client, settings: Settings
+) -> dict[str, Any]:
     headers = make_token()
     ids: dict[str, int] = {}
     for name in sorted(p.name for p in CORPUS.iterdir() if p.suffix != ".md"):

@@ -1,4 +1,4 @@
-"""Thumbnails before variants (DESIGN.md rule 6), with a real backlog on real processors.
+"""Thumbnails before variants (docs/ARCHITECTURE.md rule 6), with a real backlog on real processors.
 
 A variant backlog does not build up by itself in a short test, so it is made: the
 variants queue is taken off the jobs exchange while the backlog's images get their
@@ -97,9 +97,10 @@ def test_new_thumbnails_start_before_a_variant_backlog_is_worked_off(
         # A thumbnail job commits before its variant job is published: wait for those too.
         _until(
             f"{BACKLOG} backlog variant jobs held",
-            lambda: held.count() == BACKLOG,
+            lambda: held.count(backlog) == BACKLOG,
             seen=lambda: (
-                f"held: {sorted(held.jobs)}; queues: {_queue(uploader, admin, 'variants')}"
+                f"held: {held.count(backlog)} of {sorted(held.jobs)}; "
+                f"queues: {_queue(uploader, admin, 'variants')}"
             ),
         )
         assert client.post("/api/admin/processing-queue/pause", headers=admin).status_code == 202
@@ -111,7 +112,7 @@ def test_new_thumbnails_start_before_a_variant_backlog_is_worked_off(
                     for name in ("urgent", "ingest", "thumbnails", "variants")
                 ),
             )
-            assert held.release() == BACKLOG
+            assert held.release(backlog) == BACKLOG
             new = [
                 uploader.upload(headers, _photo(BACKLOG + n), f"new-{n}.jpg")["id"]
                 for n in range(NEW)
