@@ -16,14 +16,17 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from glowworm.db import make_engine, make_session_factory
 from glowworm.job_messages import JobMessage
 from glowworm.provision import migrate
-from glowworm.storage import make_minio_client, make_s3_client
+from glowworm.storage import make_s3_client
 from processor.context import Context
 from processor.reconciler import reconcile
 from processor.settings import ProcessorSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def rss_mb() -> float:
@@ -65,8 +68,11 @@ def main() -> None:
         )
     print(f"put {args.objects} objects in {time.monotonic() - started:.0f} s")
 
-    engine = make_engine(settings.database_url)
-    ctx = Context(settings, make_session_factory(engine), make_minio_client(settings))
+    with Context.open(settings) as ctx:
+        _measure(ctx, s3, bucket)
+
+
+def _measure(ctx: Context, s3: S3Client, bucket: str) -> None:
     publisher = CountingPublisher()
     samples: list[float] = []
     done = threading.Event()
@@ -100,7 +106,6 @@ def main() -> None:
         if keys:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
     s3.delete_bucket(Bucket=bucket)
-    engine.dispose()
     print(f"cleaned up in {time.monotonic() - started:.0f} s")
 
 

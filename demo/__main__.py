@@ -37,11 +37,10 @@ from kombu import Connection
 
 from demo.errors import DemoError, one_line
 from demo.ports import HOST, listen, port_of
-from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
 from glowworm.provision import migrate, provision
 from glowworm.publishing import BrokerPublisher
-from glowworm.storage import make_minio_client, make_s3_client
+from glowworm.storage import make_s3_client
 from glowworm.tokens import issue_token
 from glowworm.topology import Topology
 from processor.consumer import Worker
@@ -189,11 +188,7 @@ def run(args: argparse.Namespace) -> None:
         with step("creating the queues and buckets"):
             provision(processor_settings, make_s3_client(processor_settings), schema=False)
         topology = Topology.from_settings(processor_settings)
-        engine = make_engine(processor_settings.database_url)
-        opened.callback(engine.dispose)
-        ctx = Context(
-            processor_settings, make_session_factory(engine), make_minio_client(processor_settings)
-        )
+        ctx = opened.enter_context(Context.open(processor_settings))
         with step("issuing the admin token"), ctx.sessions.begin() as session:
             token = issue_token(session, "demo", admin=True)
 

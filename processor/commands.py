@@ -10,9 +10,7 @@ import argparse
 import json
 import sys
 
-from glowworm.db import make_engine, make_session_factory
 from glowworm.settings import Settings
-from glowworm.storage import make_minio_client
 from glowworm.topology import Topology
 from processor.context import Context
 from processor.reconciler import run_once
@@ -24,14 +22,10 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     processor_settings = ProcessorSettings()
     if args.stale_after is not None:
         processor_settings.stale_after_seconds = args.stale_after
-    engine = make_engine(processor_settings.database_url)
-    ctx = Context(
-        processor_settings, make_session_factory(engine), make_minio_client(processor_settings)
-    )
-    report = run_once(
-        ctx, Topology.from_settings(processor_settings), verify_objects=args.verify_objects
-    )
-    engine.dispose()
+    with Context.open(processor_settings) as ctx:
+        report = run_once(
+            ctx, Topology.from_settings(processor_settings), verify_objects=args.verify_objects
+        )
     if report is None:
         print("another reconciler pass is running; try again later", file=sys.stderr)
         return 1
