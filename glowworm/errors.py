@@ -25,6 +25,10 @@ class FailureKind(StrEnum):
     DATABASE = "database"
     BROKER = "broker"
     TIMEOUT = "timeout"
+    # Nobody planned for it: a bug of ours, a library's unexpected exception, MemoryError.
+    INTERNAL = "internal"
+    # The job's worker died on every try (a crash nothing in the process could catch).
+    CRASHED = "crashed"
 
 
 class ProcessingError(Exception):
@@ -50,3 +54,22 @@ class DependencyUnavailable(TransientError):
     Not the job's fault: it spends no attempt, and the processor stops taking work
     until the dependency answers again (the circuit breaker).
     """
+
+
+# Longest exception text kept in an internal error's reason (a traceback is in the log).
+_MAX_DETAIL = 300
+
+
+class InternalError(PermanentError):
+    """A failure nobody planned for ends its one job, never the process: a bug of ours, a
+    decoder's unexpected exception, ``MemoryError``, a database refusing what we wrote.
+    The reason names the exception's class; retrying is one call once it is mended."""
+
+    @classmethod
+    def of(cls, error: BaseException) -> InternalError:
+        # A database error's own words are the driver's (SQLAlchemy's ``orig``); its
+        # text adds the statement and its parameters.
+        said = getattr(error, "orig", None) or error
+        detail = " ".join(str(said).replace("\x00", "").split())[:_MAX_DETAIL]
+        name = type(error).__name__
+        return cls(FailureKind.INTERNAL, f"internal error ({name}): {detail or name}")

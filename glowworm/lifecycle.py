@@ -94,7 +94,7 @@ def reset(image: Image, now: datetime, *, redo_all: bool = False) -> Reset:
         # Due now: the reconciler counts a pending job as stuck from here, not from its
         # last start, which for a job redone long after it finished is long past.
         _to_pending(job, due=now)
-        job.attempts = 0
+        job.attempts = job.crashes = 0
         job.error_kind = job.error_message = None
         job.started_at = job.completed_at = None
     image.processing_error = None
@@ -109,10 +109,12 @@ def claim(image: Image, job: ProcessingJob, now: datetime, lease: timedelta) -> 
     """A worker starts an attempt; "started" when it is the image's very first.
 
     A job still ``processing`` is a takeover of an attempt that never ended (its worker
-    died and the lease ran out): it spends no new attempt.
+    died and the lease ran out): it spends no new attempt, and counts as a crash.
     """
     first_attempt = job.job_type is JobType.THUMBNAIL and job.attempts == 0
-    if job.status is not Status.PROCESSING:
+    if job.status is Status.PROCESSING:
+        job.crashes += 1
+    else:
         job.attempts += 1
         image.processing_attempts += 1
     job.status = Status.PROCESSING

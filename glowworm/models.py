@@ -163,6 +163,9 @@ class ProcessingJob(Base):
     etag: Mapped[str] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    # Attempts taken over because their worker died before ending them (a decoder's
+    # segfault, the OOM killer): a job that keeps killing workers fails (processor/jobs.py).
+    crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     # A job in `processing` whose lease has run out belongs to a worker that died.

@@ -162,7 +162,7 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
     def on_control(self, message: Message) -> None:
         try:
             command = ControlCommand(message.decode().get("command"))
-        except (ValueError, AttributeError, TypeError):
+        except Exception:  # not JSON, a refused content type, not a command
             log.warning("control.malformed", body=message.body[:200])
             message.ack()
             return
@@ -180,15 +180,17 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
             return
         try:
             events = parse(message.body)
+            again = handed_out_before(message.delivery_info, message.headers)
+            ingested = [ingest(event, self.ctx, again=again) for event in events]
         except MalformedEvent as e:
             log.warning("event.malformed", error=str(e))
             message.reject(requeue=False)
             return
-        try:
-            again = handed_out_before(message.delivery_info, message.headers)
-            ingested = [ingest(event, self.ctx, again=again) for event in events]
         except TransientError as e:
             self._send_back(message, INGEST_KEY, e)
+            return
+        except Exception:
+            self._dead_letter(message, "event.failed")
             return
         # Announced before the jobs go out: another processor may take the thumbnail job
         # at once, and its events must not reach a client before "uploaded".
@@ -222,6 +224,9 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
         except TransientError as e:
             self._send_back(message, key, e)
             return
+        except Exception:
+            self._dead_letter(message, "job.failed", job_id=job.job_id, image_id=job.image_id)
+            return
         if isinstance(outcome, RetryLater):
             self._delay(message.body, key, outcome.delay, message.headers or {})
             self._announce(*outcome.events)
@@ -250,6 +255,13 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
             self.producer.publish(
                 event.to_body(), exchange=self.topology.status, routing_key="", delivery_mode=1
             )
+
+    def _dead_letter(self, message: Message, event: str, **context: Any) -> None:
+        """Handling the message failed in a way nobody planned for: it goes to the
+        dead-letter queue for a person, and the worker goes on (docs/ARCHITECTURE.md
+        rule 12). Called from an ``except`` block, so the log has the traceback."""
+        log.exception(event, body=message.body[:200], **context)
+        message.reject(requeue=False)
 
     def _hold(self, message: Message, key: str) -> None:
         """A message prefetched before we stopped taking work: park it, spend nothing."""

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session, lazyload
 from glowworm import lifecycle
 from glowworm.errors import (
     DependencyUnavailable,
+    FailureKind,
+    InternalError,
     PermanentError,
     ProcessingError,
     TransientError,
@@ -42,6 +44,10 @@ from processor.imaging.probe import ImageInfo, probe
 from processor.outcomes import Finished, Outcome, RetryLater
 
 log = structlog.get_logger(__name__)
+
+# Attempts of one job whose worker died before ending them; at this many the job fails
+# instead of killing another worker (a decoder's segfault, the OOM killer on a bomb).
+CRASH_LIMIT = 3
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ def run_job(msg: JobMessage, ctx: Context) -> Outcome:
     try:
         try:
             outcome, result = _attempt(msg, claim, ctx), "complete"
+        except _Gone:
+            raise
         except PermanentError as e:
             error, result = e, "failed"
             outcome = _record_failure(msg, claim, e, ctx)
@@ -93,6 +101,12 @@ def run_job(msg: JobMessage, ctx: Context) -> Outcome:
             else:
                 result = "retry"
                 outcome = _record_retry(msg, claim, e, ctx)
+        except Exception as e:
+            # Nobody planned for it (a bug, a decoder's surprise, MemoryError, a database
+            # refusing a value): this job fails, the worker goes on.
+            log.exception("job.internal_error", image_id=msg.image_id, job_id=msg.job_id)
+            error, result = InternalError.of(e), "failed"
+            outcome = _record_failure(msg, claim, error, ctx)
     except _Gone:
         outcome, result = Finished(), "superseded"
     _log_outcome(msg, claim, started, result, error)
@@ -157,6 +171,12 @@ def _claim(msg: JobMessage, ctx: Context) -> _Claim | Outcome:
             return RetryLater(delay=(job.lease_expires_at - now).total_seconds() + 1.0)
         lease = timedelta(seconds=ctx.settings.job_lease_seconds)
         event = lifecycle.claim(image, job, now, lease)
+        if job.crashes >= CRASH_LIMIT:
+            crashed = PermanentError(
+                FailureKind.CRASHED, f"crashed the processor {job.crashes} times"
+            )
+            log.error("job.crashed", image_id=image.id, job_id=job.id, crashes=job.crashes)
+            return Finished(events=(lifecycle.fail(image, job, crashed, now),), dead=True)
         return _Claim(image.bucket, image.key, job.attempts, job.max_attempts, now, event)
 
 

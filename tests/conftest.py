@@ -123,9 +123,25 @@ def processor_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return logs
 
 
+def start_processor(
+    env: dict[str, str], logs: Path, label: str, n: int, module: str = "processor.main"
+) -> subprocess.Popen[bytes]:
+    """Processor number ``n``: ``python -m module``, its log lines after one naming ``label``."""
+    with open(logs / f"processor-{n}.log", "ab") as log:
+        log.write(f"--- {label}\n".encode())
+        log.flush()
+        return subprocess.Popen(
+            [sys.executable, "-m", module], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
 @contextmanager
 def running_processors(
-    env: dict[str, str], settings: Settings, logs: Path, label: str
+    env: dict[str, str],
+    settings: Settings,
+    logs: Path,
+    label: str,
+    module: str = "processor.main",
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Two real processor processes, as deployed, on empty queues; stopped on leaving.
 
@@ -134,23 +150,11 @@ def running_processors(
     deliveries back when they stopped, and the purge removes those too, with any retry
     waiting in a delay queue. A bucket event MinIO still holds for an earlier upload may
     come later (its 3 s queue_dir timer): a test that counts work counts only its own
-    images'. Each run's log lines follow a line with ``label``.
+    images'. Each run's log lines follow a line with ``label``. The list is the caller's
+    to change: a process put in its place is stopped on leaving too.
     """
     purge_queues(settings)
-    procs = []
-    for n in range(2):
-        with open(logs / f"processor-{n}.log", "ab") as log:
-            log.write(f"--- {label}\n".encode())
-            log.flush()
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "processor.main"],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+    procs = [start_processor(env, logs, label, n, module) for n in range(2)]
     try:
         yield procs
     finally:

@@ -1,0 +1,149 @@
+"""One bad input costs one job, never a process (docs/ARCHITECTURE.md rule 12).
+
+Real processors on the real services, with faults planted from outside
+(tests/integration/faulty_processor.py): an original whose bytes carry a fault marker
+fails that way inside its job. What a user must see: that image failed with a reason
+naming what went wrong, its original kept, the processors still the same processes,
+and the next image complete. A job that kills its processor on every try fails after
+CRASH_LIMIT tries instead of killing processors forever.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kombu import Connection
+from PIL import Image
+
+from glowworm.job_messages import JobMessage
+from glowworm.settings import Settings
+from glowworm.topology import Topology
+from processor.jobs import CRASH_LIMIT
+from tests.conftest import Uploader, running_processors, start_processor
+from tests.integration.faulty_processor import CRASH_STATUS, MARK
+
+pytestmark = pytest.mark.integration
+
+FAULTY = "tests.integration.faulty_processor"
+
+
+def _photo(n: int, fault: str | None = None) -> bytes:
+    """A JPEG of its own (same bytes twice would be a duplicate), the fault marker after it."""
+    image = Image.linear_gradient("L").resize((640, 480)).convert("RGB")
+    image.putpixel((n, n), (255, 0, 0))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue() + (MARK + fault.encode() if fault else b"")
+
+
+@pytest.fixture
+def faulty_env(processor_env: dict[str, str]) -> dict[str, str]:
+    # A short lease: a crashed attempt is taken over (and counted) 2 s after it began.
+    return {**processor_env, "GLOWWORM_JOB_LEASE_SECONDS": "2"}
+
+
+@pytest.fixture
+def faulty_processors(
+    faulty_env: dict[str, str],
+    settings: Settings,
+    processor_logs: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[list[Any]]:
+    with running_processors(
+        faulty_env, settings, processor_logs, request.node.nodeid, module=FAULTY
+    ) as procs:
+        yield procs
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("bug", "internal error (RuntimeError): a bug of ours"),
+        ("MemoryError", "internal error (MemoryError)"),
+        ("nul", "internal error (DataError): PostgreSQL text fields cannot contain NUL"),
+        ("IntegrityError", "internal error (IntegrityError)"),
+        ("decoder", "internal error (ValueError): tile cannot extend outside image"),
+    ],
+)
+def test_an_unplanned_failure_fails_its_job_and_the_processor_goes_on(
+    fault: str,
+    reason: str,
+    uploader: Uploader,
+    make_token: Any,
+    faulty_processors: list[Any],
+) -> None:
+    headers = make_token()
+    pids = [proc.pid for proc in faulty_processors]
+    data = _photo(1, fault)
+    bad = uploader.upload(headers, data, f"{fault}.jpg")
+
+    failed = uploader.wait(headers, bad["id"])
+    assert failed["processing_status"] == "failed"
+    assert failed["processing_error"].startswith(reason), failed["processing_error"]
+    thumbnail = next(job for job in failed["jobs"] if job["job_type"] == "thumbnail")
+    assert thumbnail["error_kind"] == "internal"
+    # The original is kept, byte for byte, and still served.
+    assert uploader.fetch(headers, bad["id"], "original").content == data
+
+    good = uploader.upload(headers, _photo(2), "good.jpg")
+    assert uploader.wait(headers, good["id"])["processing_status"] == "complete"
+    assert [proc.pid for proc in faulty_processors if proc.poll() is None] == pids
+
+
+def test_a_job_that_kills_its_processor_every_time_fails_after_the_limit(
+    uploader: Uploader,
+    make_token: Any,
+    settings: Settings,
+    faulty_env: dict[str, str],
+    faulty_processors: list[Any],
+    processor_logs: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    headers, admin = make_token(), make_token(admin=True)
+    crashing = uploader.upload(headers, _photo(1, "exit"), "crashes.jpg")
+    others = [uploader.upload(headers, _photo(n), f"fine-{n}.jpg")["id"] for n in range(2, 5)]
+
+    # Whatever runs processors starts a dead one again (make stack, compose, Kubernetes).
+    crashes = 0
+    deadline = time.monotonic() + 120
+    while True:
+        status = uploader.client.get(
+            f"/api/images/{crashing['id']}/processing-status", headers=headers
+        ).json()
+        if status["processing_status"] == "failed":
+            break
+        assert time.monotonic() < deadline, f"still {status['processing_status']}: {status}"
+        for n, proc in enumerate(faulty_processors):
+            if proc.poll() is not None:
+                assert proc.returncode == CRASH_STATUS, proc.returncode
+                crashes += 1
+                label = f"{request.node.nodeid} (restart {crashes})"
+                faulty_processors[n] = start_processor(faulty_env, processor_logs, label, n, FAULTY)
+        time.sleep(0.2)
+
+    assert crashes == CRASH_LIMIT
+    assert status["processing_error"] == f"crashed the processor {CRASH_LIMIT} times"
+    for image_id in others:
+        assert uploader.wait(headers, image_id)["processing_status"] == "complete"
+    # An operator sees it among the failed jobs, and its message is kept for a person.
+    failed = uploader.client.get(
+        "/api/admin/processing-queue", params={"status": "failed"}, headers=admin
+    ).json()
+    mine = {job["job_type"]: job for job in failed["jobs"] if job["image_id"] == crashing["id"]}
+    # The thumbnail job crashed; a failed thumbnail job fails the variant job with it.
+    assert {kind: (job["error_kind"], job["error_message"]) for kind, job in mine.items()} == {
+        kind: ("crashed", f"crashed the processor {CRASH_LIMIT} times")
+        for kind in ("thumbnail", "variant")
+    }
+    with Connection(settings.amqp_url) as connection:
+        dead = Topology.from_settings(settings).dead_letters(connection.default_channel)
+        message = dead.get(no_ack=True)
+        assert message is not None, "the message is in the dead-letter queue"
+        assert JobMessage.from_body(message.body).image_id == crashing["id"]
+    # Nobody restarts processors any more: none of them died.
+    assert all(proc.poll() is None for proc in faulty_processors)
