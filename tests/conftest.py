@@ -45,6 +45,25 @@ T = TypeVar("T")
 ROOT = Path(__file__).parent.parent
 
 
+# The folders of the tests that need the real services: the folder decides the marker.
+SERVICE_FOLDERS = ("integration", "fault", "browser")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` reads the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test talks to the real services exactly when it lives in one of SERVICE_FOLDERS:
+    those are marked ``integration`` here, and one marked so anywhere else is an error."""
+    misplaced = []
+    for item in items:
+        if item.path.relative_to(ROOT / "tests").parts[0] in SERVICE_FOLDERS:
+            item.add_marker(pytest.mark.integration)
+        elif item.get_closest_marker("integration"):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        folders = ", ".join(f"tests/{name}" for name in SERVICE_FOLDERS)
+        raise pytest.UsageError(f"integration tests belong in {folders}: {misplaced}")
+
+
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
     """The settings `make services` wrote; the suite fails under CI if a service is down."""

@@ -18,8 +18,6 @@ import pytest
 
 from tests.conftest import CORPUS, ROOT
 
-pytestmark = pytest.mark.integration
-
 HERE = Path(__file__).parent
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM = os.environ.get("GLOWWORM_CHROMIUM", "/usr/bin/chromium")

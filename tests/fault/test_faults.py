@@ -24,7 +24,7 @@ from tests.conftest import CORPUS, Uploader
 from tests.fault.conftest import Pipeline, services, unique_jpeg, wait_until
 from tests.integration.test_pipeline import minio_event, publish_events
 
-pytestmark = [pytest.mark.integration, pytest.mark.fault]
+pytestmark = pytest.mark.fault
 
 PHOTO = (CORPUS / "orientation-landscape-6.jpg").read_bytes()
 

@@ -27,8 +27,6 @@ from processor.jobs import CRASH_LIMIT
 from tests.conftest import Uploader, running_processors, start_processor
 from tests.integration.faulty_processor import CRASH_STATUS, MARK
 
-pytestmark = pytest.mark.integration
-
 FAULTY = "tests.integration.faulty_processor"
 
 

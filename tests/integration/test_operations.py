@@ -6,11 +6,7 @@ import os
 import time
 from typing import Any
 
-import pytest
-
 from tests.conftest import CORPUS, Uploader
-
-pytestmark = pytest.mark.integration
 
 
 def test_pause_holds_work_in_the_queue_and_resume_finishes_it(

@@ -28,7 +28,6 @@ from tests.conftest import CORPUS, Uploader, running_processors
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.integration
 register_heif_opener()
 
 # Files Pillow (with pillow-heif) cannot or must not read, and a word their error must name.

@@ -16,15 +16,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import pytest
 from PIL import Image
 
 from bench.held_variants import variants_held
 from glowworm.settings import Settings
 from glowworm.sizes import JobType
 from tests.conftest import Uploader
-
-pytestmark = pytest.mark.integration
 
 # Processors the session's `processors` fixture runs.
 PROCESSORS = 2

@@ -15,8 +15,6 @@ from upload_service.app import create_app
 from upload_service.batched_inserts import open_batched_inserts
 from upload_service.settings import UploadSettings
 
-pytestmark = pytest.mark.integration
-
 GOOD = {"filename": "cat.jpg", "content_type": "image/jpeg", "size": 1000}
 
 

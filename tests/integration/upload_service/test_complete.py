@@ -23,7 +23,6 @@ from upload_service.settings import UploadSettings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.integration
 
 
 def _announce(uploader: Uploader, headers: dict[str, str], data: bytes, name: str) -> Any:

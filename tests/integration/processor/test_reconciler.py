@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import pytest
 from kombu import Connection
 from sqlalchemy import func, update
 
@@ -21,12 +20,11 @@ from processor.jobs import run_job
 from processor.outcomes import Finished
 from processor.reconciler import ReconcileReport, reconcile
 from tests.conftest import Tap
-from tests.processor.conftest import put_original
+from tests.integration.processor.conftest import put_original
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.integration
 
 
 def _process(ctx: Context, job: JobMessage | None) -> None:

@@ -9,8 +9,6 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import CORPUS, Uploader
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.mark.parametrize(
     ("path", "script"),

@@ -19,8 +19,6 @@ from upload_service.batched_inserts import DatabaseUnavailable, open_batched_ins
 from upload_service.routes.uploads import pending_row
 from upload_service.settings import UploadSettings
 
-pytestmark = pytest.mark.integration
-
 # Rows inserted at once: they all queue before the drain task first runs, one batch.
 CONCURRENT = 40
 

@@ -26,8 +26,6 @@ from glowworm.tokens import user_for_token
 from glowworm.topology import Topology
 from tests.conftest import CORPUS, ApiServer
 
-pytestmark = pytest.mark.integration
-
 EVENT_TYPES = {t.value for t in StatusEventType}
 
 

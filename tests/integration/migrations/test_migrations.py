@@ -17,8 +17,6 @@ from glowworm.models import Base
 from glowworm.provision import alembic_config
 from glowworm.settings import Settings
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def empty_database(base_settings: Settings) -> Iterator[str]:

@@ -17,8 +17,6 @@ from PIL import Image
 from glowworm.settings import Settings
 from tests.conftest import CORPUS, EventTap, Uploader
 
-pytestmark = pytest.mark.integration
-
 MiB = 1024 * 1024
 
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 from glowworm.sizes import JobType
 from processor.context import Context
 from processor.ingest import ingest
-from tests.processor.conftest import put_original
+from tests.integration.processor.conftest import put_original
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.integration
 
 
 def test_a_second_announcement_queues_nothing_unless_it_is_the_same_message_again(

@@ -8,11 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import ApiServer
-
-pytestmark = pytest.mark.integration
 
 # More requests at once than anyio's 40 worker threads and the database pool together.
 BURST = 80
