@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-
 def test_a_second_announcement_queues_nothing_unless_it_is_the_same_message_again(
     ctx: Context, s3: S3Client
 ) -> None:

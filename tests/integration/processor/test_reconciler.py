@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-
 def _process(ctx: Context, job: JobMessage | None) -> None:
     """Run a job and the jobs it leads to, as a processor would."""
     while job is not None:

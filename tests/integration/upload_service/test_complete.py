@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-
 def _announce(uploader: Uploader, headers: dict[str, str], data: bytes, name: str) -> Any:
     """POST /api/uploads only: the presigned PUT, not yet sent."""
     answer = uploader.client.post(
