@@ -17,15 +17,19 @@ from processor.imaging.formats import ALLOWED_FORMATS, Limits, register_openers
 _TEXT_PREAMBLE = b"\xef\xbb\xbf \t\r\n"
 # How far into a text file we look for "<svg".
 _SVG_SNIFF_BYTES = 4096
+# Longest side we accept, in pixels: JPEG's and GIF's own ceiling (WebP's is 16,383).
+# No photo is longer; such a strip's derivatives would be slivers a few pixels across.
+MAX_SIDE = 65_535
 
 
 def open_image(data: bytes, limits: Limits) -> ImageFile.ImageFile:
     """Open ``data`` lazily after checking its size, format and pixel count.
 
     The format is sniffed from the bytes; a file name or content type is never trusted.
-    Raises PermanentError: EMPTY, TOO_LARGE (bytes), UNSUPPORTED_FORMAT (vector, or a
-    raster format outside ALLOWED_FORMATS), NOT_AN_IMAGE, DECOMPRESSION_BOMB (pixels per
-    frame over the limit) or CORRUPT (a header Pillow cannot parse).
+    Raises PermanentError: EMPTY, TOO_LARGE (bytes, or a side over MAX_SIDE),
+    UNSUPPORTED_FORMAT (vector, or a raster format outside ALLOWED_FORMATS), NOT_AN_IMAGE,
+    DECOMPRESSION_BOMB (pixels per frame over the limit) or CORRUPT (a header Pillow cannot
+    parse, or one claiming no pixels).
     """
     check_bytes(data, limits)
     refuse_vector(data)
@@ -72,9 +76,20 @@ def refuse_format(format_name: str | None) -> None:
 
 
 def check_pixels(size: tuple[int, int], limits: Limits) -> None:
-    """Refuse a frame whose header claims more pixels than the limit allows."""
-    pixels = size[0] * size[1]
+    """Refuse a frame whose header claims no pixels, more pixels than the limit allows,
+    or a side longer than MAX_SIDE (checked after the pixels, so a bomb is named one)."""
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise PermanentError(
+            FailureKind.CORRUPT, f"corrupt image header: it claims a size of {width}x{height}"
+        )
+    pixels = width * height
     if pixels > limits.max_pixels:
         raise PermanentError(
             FailureKind.DECOMPRESSION_BOMB, bomb_message(pixels, limits.max_pixels, size)
+        )
+    if max(size) > MAX_SIDE:
+        raise PermanentError(
+            FailureKind.TOO_LARGE,
+            f"image of {width:,}x{height:,} pixels exceeds the limit of {MAX_SIDE:,} pixels a side",
         )
