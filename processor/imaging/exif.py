@@ -1,6 +1,8 @@
 """The few EXIF facts we use: orientation, capture time and camera.
 
 Metadata is advisory: a damaged EXIF block never fails an image, it reads as absent.
+Every value is checked where it enters, so it fits wherever it goes: text through
+``metadata_text.clean_text``, times within a plausible range, orientation 1..8.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PIL import ExifTags, Image
+
+from processor.imaging.metadata_text import clean_text
 
 # What a damaged EXIF block makes Pillow raise while parsing it (lazily, tag by tag).
 _EXIF_ERRORS: tuple[type[Exception], ...] = (
@@ -26,8 +30,14 @@ _EXIF_ERRORS: tuple[type[Exception], ...] = (
 
 # EXIF writes "2018:07:31 14:52:07"; unknown parts are blanks or zeros, which fail parsing.
 _EXIF_DATETIME = "%Y:%m:%d %H:%M:%S"
+# Characters of that format; what follows (a NUL, subseconds, garbage) is ignored.
+_EXIF_DATETIME_LENGTH = 19
+# Years a photo can plausibly have been taken in; outside it, a clock that was never set
+# (year 1, 9999) or garbage. A camera's date is unknown rather than absurd.
+_YEARS = range(1800, 2201)
 
-# Camera names are short; anything longer is garbage, cut to fit a database column.
+# Camera names are short; anything longer is garbage, cut to fit a database column
+# (Image.camera_make and camera_model are String(100)).
 _MAX_TEXT = 100
 
 # Formats whose decoder applies the orientation itself: libheif rotates and mirrors by
@@ -64,8 +74,8 @@ def read_exif(image: Image.Image) -> ExifFacts:
             return ExifFacts(
                 orientation=_orientation(image, exif),
                 taken_at=_taken_at(exif),
-                camera_make=_text(exif.get(ExifTags.Base.Make)),
-                camera_model=_text(exif.get(ExifTags.Base.Model)),
+                camera_make=clean_text(exif.get(ExifTags.Base.Make), _MAX_TEXT),
+                camera_model=clean_text(exif.get(ExifTags.Base.Model), _MAX_TEXT),
             )
         except _EXIF_ERRORS:
             return ExifFacts()
@@ -94,19 +104,13 @@ def _taken_at(exif: Image.Exif) -> datetime | None:
     return None
 
 
-def _text(value: object) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if not isinstance(value, str):
-        return None
-    return value.strip("\x00 \t\r\n")[:_MAX_TEXT] or None
-
-
 def _parse_datetime(value: object) -> datetime | None:
-    text = _text(value)
+    """Unknown (None) for blanks, zeros, garbage and years outside ``_YEARS``."""
+    text = clean_text(value, _EXIF_DATETIME_LENGTH)
     if text is None:
         return None
     try:
-        return datetime.strptime(text[:19], _EXIF_DATETIME)
+        moment = datetime.strptime(text, _EXIF_DATETIME)
     except ValueError:
         return None
+    return moment if moment.year in _YEARS else None

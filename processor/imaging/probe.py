@@ -14,19 +14,26 @@ from processor.imaging.header import open_image
 
 @dataclass(frozen=True)
 class ImageInfo:
-    """The facts about an original that are worth a database column."""
+    """The facts about an original that are worth a database column.
 
-    # Pillow's format name, sniffed from the bytes.
+    Each fits the column it goes to (glowworm.models.Image): nothing read from the file
+    reaches here unchecked.
+    """
+
+    # Pillow's format name, sniffed from the bytes: one of ALLOWED_FORMATS.
     format: str
+    # From our own table (formats.MIME_TYPES), never from the file.
     mime_type: str
-    # Upright size: after the EXIF orientation is applied.
+    # Upright size: after the EXIF orientation is applied; 1..header.MAX_SIDE each.
     width: int
     height: int
     # EXIF orientation 1..8 still to apply to the stored pixels; invalid or missing -> 1,
     # and 1 for HEIF, whose decoder applies its own rotation.
     orientation: int
-    # DateTimeOriginal (else DateTime): the camera's wall-clock time, naive.
+    # DateTimeOriginal (else DateTime): the camera's wall-clock time, naive, in the
+    # years 1800..2200; None when missing or implausible.
     taken_at: datetime | None
+    # Printable one-line text of at most 100 characters (metadata_text.clean_text).
     camera_make: str | None
     camera_model: str | None
     frames: int

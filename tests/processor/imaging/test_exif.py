@@ -6,19 +6,36 @@ import io
 from datetime import datetime
 
 import pytest
-from PIL import Image
+from PIL import Image, TiffImagePlugin, TiffTags
 
 from processor.imaging import probe
 
 ORIENTATION, MAKE, MODEL, DATETIME = 0x0112, 0x010F, 0x0110, 0x0132
 EXIF_IFD, DATETIME_ORIGINAL = 0x8769, 0x9003
+# The TIFF header of an EXIF block, big-endian, with IFD0 right after it.
+_EXIF_HEAD = b"MM\x00\x2a\x00\x00\x00\x08"
 
 
 def _jpeg(exif: Image.Exif | bytes | None = None, size: tuple[int, int] = (30, 20)) -> bytes:
+    return _saved("JPEG", exif, size)
+
+
+def _saved(
+    format_name: str, exif: Image.Exif | bytes | None = None, size: tuple[int, int] = (30, 20)
+) -> bytes:
     buffer = io.BytesIO()
-    extra = {} if exif is None else {"exif": exif}
-    Image.new("RGB", size, (90, 120, 150)).save(buffer, "JPEG", **extra)
+    # As bytes: Pillow's TIFF writer copies an Exif's sub-IFDs only from parsed bytes.
+    extra = {} if exif is None else {"exif": exif if isinstance(exif, bytes) else exif.tobytes()}
+    Image.new("RGB", size, (90, 120, 150)).save(buffer, format_name, **extra)
     return buffer.getvalue()
+
+
+def _undefined_model(raw: bytes) -> bytes:
+    """An EXIF block whose Model tag has type UNDEFINED: Pillow hands it over as bytes."""
+    ifd = TiffImagePlugin.ImageFileDirectory_v2(ifh=_EXIF_HEAD)
+    ifd.tagtype[MODEL] = TiffTags.UNDEFINED
+    ifd[MODEL] = raw
+    return b"Exif\x00\x00" + _EXIF_HEAD + ifd.tobytes(len(_EXIF_HEAD))
 
 
 def _exif(**tags: object) -> Image.Exif:
@@ -81,3 +98,88 @@ def test_absurdly_long_camera_names_are_cut() -> None:
 def test_damaged_exif_reads_as_absent() -> None:
     info = probe(_jpeg(b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\xff\xff\x01\x12"))
     assert (info.orientation, info.taken_at, info.camera_make) == (1, None, None)
+
+
+# Camera names as real files carry them, and what we store: a NUL inside the text (which
+# Postgres refuses) separates words like any control character, so it becomes a space.
+@pytest.mark.parametrize(
+    ("format_name", "tag", "stored", "read"),
+    [
+        ("JPEG", "model", "ION230\x00F", "ION230 F"),
+        ("TIFF", "model", "Kodak i200\x00\x00Koda", "Kodak i200 Koda"),
+        ("TIFF", "make", "EASTMAN KODAK\x00COMPANY\x00", "EASTMAN KODAK COMPANY"),
+        ("JPEG", "make", "Canon\r\n\tInc.\x7f", "Canon Inc."),
+    ],
+)
+def test_control_characters_inside_camera_names_become_spaces(
+    format_name: str, tag: str, stored: str, read: str
+) -> None:
+    info = probe(_saved(format_name, _exif(**{tag: stored})))
+    assert (info.camera_make if tag == "make" else info.camera_model) == read
+
+
+def test_invisible_format_characters_are_dropped() -> None:
+    # A right-to-left override would turn "Nikon" around on every page that shows it.
+    model = "\u202eNikon\u200b D90\ufeff".encode()
+    assert probe(_jpeg(_exif(model=model))).camera_model == "Nikon D90"
+
+
+def test_utf8_in_an_ascii_tag_reads_as_utf8() -> None:
+    assert probe(_jpeg(_exif(model="Caméra «zoom» 😀".encode()))).camera_model == (
+        "Caméra «zoom» 😀"
+    )
+
+
+def test_bytes_that_are_not_utf8_read_as_latin1() -> None:
+    # A Windows-1252 "é", a stray 0xff, then valid UTF-8 again: nothing is lost or raises.
+    model = b"Cam\xe9ra \xff \xc3\xa9"
+    assert probe(_jpeg(_exif(model=model))).camera_model == "Caméra ÿ é"
+
+
+def test_an_undefined_typed_name_is_decoded_too() -> None:
+    info = probe(_jpeg(_undefined_model(b"PENTAX\x00\xe2\x80\x8e K-1\x00\x00")))
+    assert info.camera_model == "PENTAX K-1"
+
+
+def test_long_names_are_cut_to_100_characters_not_bytes() -> None:
+    # 300 bytes of UTF-8, 150 characters: a varchar(100) holds the first 100.
+    model = probe(_jpeg(_exif(model=("é" * 150).encode()))).camera_model
+    assert model == "é" * 100
+
+
+def test_a_cut_never_separates_a_letter_from_its_accent() -> None:
+    # 99 letters, then "e" and a combining acute accent at characters 100 and 101.
+    model = probe(_jpeg(_exif(model=("x" * 99 + "e\u0301").encode()))).camera_model
+    assert model == "x" * 99
+
+
+@pytest.mark.parametrize(
+    "stored", ["1700:01:01 00:00:00", "9999:12:31 23:59:59", "0001:01:01 00:00:00"]
+)
+def test_implausible_years_read_as_unknown(stored: str) -> None:
+    assert probe(_jpeg(_exif(original=stored))).taken_at is None
+
+
+def test_an_implausible_original_time_falls_back_to_the_file_time() -> None:
+    exif = _exif(original="0000:00:00 00:00:00", when="2021:06:01 12:00:00")
+    assert probe(_saved("TIFF", exif)).taken_at == datetime(2021, 6, 1, 12)
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ("1800:01:01 00:00:00", datetime(1800, 1, 1)),
+        ("2200:12:31 23:59:59", datetime(2200, 12, 31, 23, 59, 59)),
+        ("2020:01:02 03:04:05\x00\x00garbage", datetime(2020, 1, 2, 3, 4, 5)),
+        (b"2020:01:02 03:04:05.123", datetime(2020, 1, 2, 3, 4, 5)),
+    ],
+)
+def test_plausible_times_are_kept(stored: str | bytes, read: datetime) -> None:
+    assert probe(_jpeg(_exif(original=stored))).taken_at == read
+
+
+@pytest.mark.parametrize("format_name", ["JPEG", "TIFF"])
+@pytest.mark.parametrize("stored", [0, 9])
+def test_orientation_outside_1_to_8_keeps_the_stored_size(format_name: str, stored: int) -> None:
+    info = probe(_saved(format_name, _exif(orientation=stored), size=(30, 20)))
+    assert (info.orientation, info.width, info.height) == (1, 30, 20)
