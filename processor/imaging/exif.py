@@ -40,10 +40,11 @@ _YEARS = range(1800, 2201)
 # (Image.camera_make and camera_model are String(100)).
 _MAX_TEXT = 100
 
-# Formats whose decoder applies the orientation itself: libheif rotates and mirrors by
-# the HEIF irot/imir boxes (and pillow-heif resets the EXIF tag to 1), so turning by EXIF
-# as well would rotate twice.
-_ORIENTED_BY_DECODER = frozenset({"HEIF"})
+# Formats whose decoder applies the orientation itself, so turning by EXIF as well would
+# rotate twice: libheif rotates and mirrors by the HEIF irot/imir boxes (and pillow-heif
+# resets the EXIF tag to 1); Pillow's TIFF plugin reports the upright size on opening and
+# transposes the pixels by the Orientation tag as it loads them.
+_ORIENTED_BY_DECODER = frozenset({"HEIF", "TIFF"})
 
 
 @dataclass(frozen=True)

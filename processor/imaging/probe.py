@@ -28,7 +28,7 @@ class ImageInfo:
     width: int
     height: int
     # EXIF orientation 1..8 still to apply to the stored pixels; invalid or missing -> 1,
-    # and 1 for HEIF, whose decoder applies its own rotation.
+    # and 1 for HEIF and TIFF, whose decoders apply it themselves.
     orientation: int
     # DateTimeOriginal (else DateTime): the camera's wall-clock time, naive, in the
     # years 1800..2200; None when missing or implausible.

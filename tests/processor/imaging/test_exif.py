@@ -8,7 +8,9 @@ from datetime import datetime
 import pytest
 from PIL import Image, TiffImagePlugin, TiffTags
 
-from processor.imaging import probe
+from glowworm.sizes import ALL_SIZES
+from processor.imaging import probe, render
+from tests.processor.imaging.picture import rgb
 
 ORIENTATION, MAKE, MODEL, DATETIME = 0x0112, 0x010F, 0x0110, 0x0132
 EXIF_IFD, DATETIME_ORIGINAL = 0x8769, 0x9003
@@ -183,3 +185,22 @@ def test_plausible_times_are_kept(stored: str | bytes, read: datetime) -> None:
 def test_orientation_outside_1_to_8_keeps_the_stored_size(format_name: str, stored: int) -> None:
     info = probe(_saved(format_name, _exif(orientation=stored), size=(30, 20)))
     assert (info.orientation, info.width, info.height) == (1, 30, 20)
+
+
+@pytest.mark.parametrize("format_name", ["JPEG", "TIFF"])
+def test_a_sideways_picture_is_turned_exactly_once(format_name: str) -> None:
+    """Pillow turns a TIFF by its Orientation tag as it loads it; a JPEG is turned by us."""
+    stored = Image.new("RGB", (60, 40), (200, 30, 30))
+    stored.paste((30, 30, 200), (0, 0, 10, 10))  # blue in the stored top-left corner
+    buffer = io.BytesIO()
+    stored.save(buffer, format_name, exif=_exif(orientation=6).tobytes())
+    data = buffer.getvalue()
+
+    info = probe(data)
+    small = Image.open(io.BytesIO(render(data, ALL_SIZES[:1])[0].data))
+
+    assert (info.width, info.height) == (40, 60)
+    assert small.size == (40, 60)
+    # Orientation 6 turns the picture a quarter clockwise: the corner ends top-right.
+    red, _, blue = rgb(small, (small.width - 3, 2))
+    assert blue > 150 and red < 100
