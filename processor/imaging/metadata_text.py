@@ -8,7 +8,7 @@ leaves here decoded, printable, on one line and within its length, or as None:
 
 - Bytes are decoded as UTF-8 (ASCII is a subset, and EXIF 3.0 allows UTF-8); each byte
   that is not part of valid UTF-8 reads as its latin-1 character, so decoding never
-  fails and a Windows ``caf\xe9`` still reads ``café``. Pillow hands an EXIF ASCII value
+  fails and a Windows ``caf\\xe9`` still reads ``café``. Pillow hands an EXIF ASCII value
   over already decoded as latin-1; its bytes are recovered losslessly and decoded the
   same way, so a UTF-8 ``café`` does not read as ``cafÃ©``.
 - Control characters (Unicode Cc: NUL, tabs, line breaks, C1 codes) separate words: each
