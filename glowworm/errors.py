@@ -49,10 +49,12 @@ class TransientError(ProcessingError):
 
 
 class DependencyUnavailable(TransientError):
-    """Storage or the database cannot be reached at all (refused, timed out, dropped).
+    """Storage, the database or the broker cannot be reached at all (refused, timed out,
+    dropped): the one root of "unavailable" on both sides.
 
     Not the job's fault: it spends no attempt, and the processor stops taking work
-    until the dependency answers again (the circuit breaker).
+    until the dependency answers again (the circuit breaker). The API answers 503 with
+    a Retry-After (``upload_service/outages.py``).
     """
 
 

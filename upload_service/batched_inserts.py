@@ -53,6 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from glowworm.errors import DependencyUnavailable, FailureKind
 from glowworm.models import Image
 
 Row = Mapping[str, Any]
@@ -70,8 +71,11 @@ class BatchFailed(Exception):
     """The batch holding a request's row failed whole; ``__cause__`` says why."""
 
 
-class DatabaseUnavailable(BatchFailed):
+class DatabaseUnavailable(BatchFailed, DependencyUnavailable):
     """No connection to the database, or no answer from it in time: try again shortly."""
+
+    def __init__(self, message: str) -> None:
+        DependencyUnavailable.__init__(self, FailureKind.DATABASE, message)
 
 
 class RowWriter(Protocol):

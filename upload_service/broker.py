@@ -16,6 +16,7 @@ from kombu import Connection
 from kombu.exceptions import KombuError
 from kombu.pools import ProducerPool
 
+from glowworm.errors import DependencyUnavailable, FailureKind
 from glowworm.ingest_messages import object_created_body
 from glowworm.job_messages import JobMessage
 from glowworm.pipeline_control import ControlCommand
@@ -40,8 +41,11 @@ INGEST_RETRY: dict[str, Any] = {
 CONFIRM_TIMEOUT_SECONDS = 5.0
 
 
-class BrokerUnavailable(Exception):
+class BrokerUnavailable(DependencyUnavailable):
     """RabbitMQ did not take the message: unreachable, refused, or no confirm in time."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(FailureKind.BROKER, message)
 
 
 class Broker:

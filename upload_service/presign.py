@@ -1,18 +1,27 @@
-"""Presigned PUT URLs for the upload route, signed with botocore's SigV4 query signer.
+"""Presigned URLs and POST policies: how a client reaches the store without the API.
+
+Signing happens here, with no request to the store, so nothing here waits on it or
+raises its errors (``store`` talks to it). The URLs are signed for the public endpoint
+(``Resources.signer``), since a SigV4 signature covers the Host header.
 
 ``S3Client.generate_presigned_url`` costs about 1 ms of CPU a call (parameter
 validation, serialisation and event hooks made for real requests); the upload route
-signs one URL per request, so it calls the signer those hooks end in directly: the
-same URL (tests/upload_service/test_presign.py compares them) for a third of the cost.
+signs one URL per request, so ``PutSigner`` calls the signer those hooks end in
+directly: the same URL (tests/upload_service/test_presign.py compares them) for a third
+of the cost. The rarer URLs go through the client.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # Characters left unescaped in a key's path, as botocore's own client leaves them.
 _KEY_SAFE = "/~"
@@ -42,3 +51,40 @@ class PutSigner:
         S3SigV4QueryAuth(self.credentials, "s3", self.region, expires=expires).add_auth(request)
         assert request.url is not None  # add_auth appends the signature; it never clears it
         return request.url
+
+
+def get_url(signer: S3Client, bucket: str, key: str, expires: int) -> str:
+    """A URL that GETs the object for ``expires`` seconds."""
+    return signer.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires
+    )
+
+
+def post_policy(
+    signer: S3Client, bucket: str, key: str, content_type: str, max_bytes: int, expires: int
+) -> tuple[str, dict[str, str]]:
+    """The URL and form fields of one POST of ``key``, bound to this Content-Type and at
+    most ``max_bytes``, until ``expires`` seconds from now; the store answers 201."""
+    post = signer.generate_presigned_post(
+        Bucket=bucket,
+        Key=key,
+        Fields={"success_action_status": "201", "Content-Type": content_type},
+        Conditions=[
+            {"success_action_status": "201"},
+            {"Content-Type": content_type},
+            ["content-length-range", 1, max_bytes],
+        ],
+        ExpiresIn=expires,
+    )
+    return post["url"], post["fields"]
+
+
+def part_url(
+    signer: S3Client, bucket: str, key: str, upload_id: str, part_number: int, expires: int
+) -> str:
+    """A URL that PUTs one part of a multipart upload, for ``expires`` seconds."""
+    return signer.generate_presigned_url(
+        "upload_part",
+        Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+        ExpiresIn=expires,
+    )

@@ -6,11 +6,8 @@ imaging core is pure, so it must not import an I/O library (docs/ARCHITECTURE.md
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator
-from pathlib import Path
-
 from tests.conftest import ROOT
+from tests.source_imports import imports_of
 
 # Deployables: each depends on glowworm, never the other way round.
 DEPLOYABLES = frozenset({"upload_service", "processor"})
@@ -33,35 +30,6 @@ IO_LIBRARIES = frozenset(
 )
 
 
-def _called_name(node: ast.Call) -> str | None:
-    if isinstance(node.func, ast.Name):
-        return node.func.id
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
-    return None
-
-
-def _imports(path: Path) -> Iterator[tuple[int, str]]:
-    """Every absolute module name ``path`` imports, with its line: at the top, inside
-    functions, under ``if TYPE_CHECKING``, and ``importlib.import_module("...")``."""
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom):
-            # A relative import stays inside the package it is written in.
-            if node.level == 0 and node.module is not None:
-                yield node.lineno, node.module
-        elif (
-            isinstance(node, ast.Call)
-            and _called_name(node) in {"import_module", "__import__"}
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            yield node.lineno, node.args[0].value
-
-
 def _offences(package: str, forbidden: frozenset[str]) -> list[str]:
     paths = sorted((ROOT / package).rglob("*.py"))
     # A moved directory must not leave the check passing over nothing.
@@ -69,7 +37,7 @@ def _offences(package: str, forbidden: frozenset[str]) -> list[str]:
     return [
         f"{path.relative_to(ROOT)}:{line} imports {module}"
         for path in paths
-        for line, module in _imports(path)
+        for line, module in imports_of(path)
         if module.split(".")[0] in forbidden
     ]
 

@@ -24,21 +24,21 @@ are ``{"detail": ...}`` with the same 4xx codes as ``POST /api/uploads``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import structlog
-from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from glowworm.models import Image, User
+from upload_service import presign, store
 from upload_service.broker import BrokerUnavailable
 from upload_service.browser_auth import BrowserUserDep
 from upload_service.deps import ResourcesDep, SessionDep
+from upload_service.pending import checked_upload, new_image, pending_row
 from upload_service.resources import Resources
-from upload_service.routes.uploads import checked_upload, new_image, pending_row
 from upload_service.schemas import (
     CompanionComplete,
     CompanionCompleted,
@@ -50,9 +50,6 @@ from upload_service.schemas import (
     CompanionUploadParameters,
 )
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3.type_defs import PartTypeDef
-
 log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/s3", tags=["uppy companion"])
@@ -61,14 +58,6 @@ router = APIRouter(prefix="/s3", tags=["uppy companion"])
 FIRST_PART, LAST_PART = 1, 10000
 
 KeyQuery = Annotated[str, Query(min_length=1, description="the object key from POST /multipart")]
-
-
-def _store_error(e: ClientError | BotoCoreError) -> HTTPException:
-    """A store failure as the caller sees it: 404 for an unknown upload, else 502."""
-    code = e.response.get("Error", {}).get("Code") if isinstance(e, ClientError) else None
-    if code == "NoSuchUpload":
-        return HTTPException(status.HTTP_404_NOT_FOUND, "no such multipart upload")
-    return HTTPException(status.HTTP_502_BAD_GATEWAY, f"the object store refused: {e}")
 
 
 def _pending_upload(session: SessionDep, user: User, resources: Resources, key: str) -> Image:
@@ -98,20 +87,16 @@ def upload_parameters(
         session.connection(),
         pending_row(user.id, settings.originals_bucket, name, content_type),
     )
-    fields = {"success_action_status": "201", "Content-Type": content_type}
-    post = resources.signer.generate_presigned_post(
-        Bucket=image.bucket,
-        Key=image.key,
-        Fields=fields,
-        Conditions=[
-            {"success_action_status": "201"},
-            {"Content-Type": content_type},
-            ["content-length-range", 1, settings.max_upload_bytes],
-        ],
-        ExpiresIn=settings.presign_expiry_seconds,
+    url, fields = presign.post_policy(
+        resources.signer,
+        image.bucket,
+        image.key,
+        content_type,
+        settings.max_upload_bytes,
+        settings.presign_expiry_seconds,
     )
     return CompanionUploadParameters(
-        url=post["url"], fields=post["fields"], expires=settings.presign_expiry_seconds
+        url=url, fields=fields, expires=settings.presign_expiry_seconds
     )
 
 
@@ -128,29 +113,8 @@ def create_multipart(
         session.connection(),
         pending_row(user.id, settings.originals_bucket, name, content_type),
     )
-    try:
-        created = resources.s3.create_multipart_upload(
-            Bucket=image.bucket, Key=image.key, ContentType=content_type
-        )
-    except (ClientError, BotoCoreError) as e:
-        raise _store_error(e) from e
-    return CompanionMultipartCreated(
-        key=image.key, uploadId=created["UploadId"], bucket=image.bucket
-    )
-
-
-def _parts(resources: Resources, bucket: str, key: str, upload_id: str) -> list[PartTypeDef]:
-    """Every part uploaded so far, across S3's pages of 1000."""
-    parts: list[PartTypeDef] = []
-    marker = 0
-    while True:
-        page = resources.s3.list_parts(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
-        )
-        parts.extend(page.get("Parts", []))
-        if not page.get("IsTruncated"):
-            return parts
-        marker = page["NextPartNumberMarker"]
+    upload_id = store.create_multipart(resources.s3, image.bucket, image.key, content_type)
+    return CompanionMultipartCreated(key=image.key, uploadId=upload_id, bucket=image.bucket)
 
 
 @router.get("/multipart/{upload_id}", response_model=list[CompanionPart])
@@ -162,31 +126,25 @@ def list_parts(
     resources: ResourcesDep,
 ) -> list[dict[str, Any]]:
     image = _pending_upload(session, user, resources, key)
-    try:
-        parts = _parts(resources, image.bucket, image.key, upload_id)
-    except (ClientError, BotoCoreError) as e:
-        raise _store_error(e) from e
     return [
         {
-            "PartNumber": part["PartNumber"],
-            "ETag": part["ETag"],
-            "Size": part.get("Size"),
-            "LastModified": part.get("LastModified"),
+            "PartNumber": part.number,
+            "ETag": part.etag,
+            "Size": part.size,
+            "LastModified": part.last_modified,
         }
-        for part in parts
+        for part in store.parts(resources.s3, image.bucket, image.key, upload_id)
     ]
 
 
 def _sign_part(resources: Resources, image: Image, upload_id: str, part_number: int) -> str:
-    return resources.signer.generate_presigned_url(
-        "upload_part",
-        Params={
-            "Bucket": image.bucket,
-            "Key": image.key,
-            "UploadId": upload_id,
-            "PartNumber": part_number,
-        },
-        ExpiresIn=resources.settings.presign_expiry_seconds,
+    return presign.part_url(
+        resources.signer,
+        image.bucket,
+        image.key,
+        upload_id,
+        part_number,
+        resources.settings.presign_expiry_seconds,
     )
 
 
@@ -245,39 +203,19 @@ def complete_multipart(
     """Join the parts and queue the ingest; refuses (and aborts) an upload over the limit."""
     image = _pending_upload(session, user, resources, key)
     limit = resources.settings.max_upload_bytes
-    try:
-        total = sum(part.get("Size", 0) for part in _parts(resources, image.bucket, key, upload_id))
-        if total > limit:
-            resources.s3.abort_multipart_upload(Bucket=image.bucket, Key=key, UploadId=upload_id)
-            session.delete(image)
-            # Returned, not raised: the row's removal must still be committed.
-            return JSONResponse(
-                {"detail": f"file is {total} bytes; the largest accepted is {limit} bytes"},
-                status.HTTP_413_CONTENT_TOO_LARGE,
-            )
-        completed = resources.s3.complete_multipart_upload(
-            Bucket=image.bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={
-                "Parts": [
-                    {"PartNumber": part.part_number, "ETag": part.etag}
-                    for part in sorted(body.parts, key=lambda p: p.part_number)
-                ]
-            },
+    total = sum(part.size for part in store.parts(resources.s3, image.bucket, key, upload_id))
+    if total > limit:
+        store.abort_multipart(resources.s3, image.bucket, key, upload_id)
+        session.delete(image)
+        # Returned, not raised: the row's removal must still be committed.
+        return JSONResponse(
+            {"detail": f"file is {total} bytes; the largest accepted is {limit} bytes"},
+            status.HTTP_413_CONTENT_TOO_LARGE,
         )
-    except ClientError as e:
-        if e.response.get("Error", {}).get("Code") in ("InvalidPart", "InvalidPartOrder"):
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, f"the parts do not match: {e}"
-            ) from e
-        raise _store_error(e) from e
-    except BotoCoreError as e:
-        raise _store_error(e) from e
+    listed = [(part.part_number, part.etag) for part in body.parts]
+    etag = store.complete_multipart(resources.s3, image.bucket, key, upload_id, listed)
     try:
-        resources.broker.publish_ingest(
-            image.bucket, key, str(completed.get("ETag", "")).strip('"'), total
-        )
+        resources.broker.publish_ingest(image.bucket, key, etag, total)
     except BrokerUnavailable as e:
         # The upload itself went through; MinIO's event starts processing a little later.
         log.warning("companion.ingest_not_queued", key=key, error=str(e))
@@ -297,9 +235,6 @@ def abort_multipart(
 ) -> dict[str, str]:
     """Drop the parts, and the image row, since nothing will land under that key."""
     image = _pending_upload(session, user, resources, key)
-    try:
-        resources.s3.abort_multipart_upload(Bucket=image.bucket, Key=key, UploadId=upload_id)
-    except (ClientError, BotoCoreError) as e:
-        raise _store_error(e) from e
+    store.abort_multipart(resources.s3, image.bucket, key, upload_id)
     session.delete(image)
     return {}

@@ -11,23 +11,12 @@ from sqlalchemy import func, select
 
 from glowworm import lifecycle
 from glowworm.models import Image, JobAttempt, Status, User
-from glowworm.sizes import SIZES_BY_NAME
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
+from upload_service.files import file_redirect, visible_image
 from upload_service.schemas import ImageOut, ImagePage, ProcessingStatus, RetryResponse
 from upload_service.views import image_out, processing_status
 
 router = APIRouter(prefix="/api/images", tags=["images"])
-
-# Sizes /file serves: every derivative, and the original itself.
-FILE_SIZES = ("original", *SIZES_BY_NAME)
-
-
-def _visible_image(session: SessionDep, user: User, image_id: int) -> Image:
-    """The image if the caller may see it; 404 otherwise (no hint that it exists)."""
-    image = session.get(Image, image_id)
-    if image is None or (image.owner_id != user.id and not user.is_admin):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
-    return image
 
 
 def _owner_name(session: SessionDep, image: Image) -> str:
@@ -68,14 +57,14 @@ def list_images(
 
 @router.get("/{image_id}", response_model=ImageOut)
 def get_image(image_id: int, user: UserDep, session: SessionDep) -> ImageOut:
-    image = _visible_image(session, user, image_id)
+    image = visible_image(session, user, image_id)
     return image_out(image, _owner_name(session, image))
 
 
 @router.get("/{image_id}/processing-status", response_model=ProcessingStatus)
 def get_processing_status(image_id: int, user: UserDep, session: SessionDep) -> ProcessingStatus:
     """Statuses, attempts and each job's attempt history (when, how it ended, why)."""
-    image = _visible_image(session, user, image_id)
+    image = visible_image(session, user, image_id)
     history = session.scalars(
         select(JobAttempt).where(JobAttempt.image_id == image.id).order_by(JobAttempt.id)
     ).all()
@@ -93,25 +82,7 @@ def get_file(
     ] = "original",
 ) -> RedirectResponse:
     """302 to a short-lived URL of the size asked for; the original while it is not ready."""
-    if size not in FILE_SIZES:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"size must be one of {', '.join(FILE_SIZES)}"
-        )
-    image = _visible_image(session, user, image_id)
-    bucket, key = image.bucket, image.key
-    derivative = next((d for d in image.derivatives if d.size == size), None)
-    job_type = SIZES_BY_NAME[size].job if size in SIZES_BY_NAME else None
-    ready = job_type is not None and any(
-        job.job_type is job_type and job.status is Status.COMPLETE for job in image.jobs
-    )
-    if derivative is not None and ready:
-        bucket, key = derivative.bucket, derivative.key
-    url = resources.signer.generate_presigned_url(
-        "get_object",
-        Params={"Bucket": bucket, "Key": key},
-        ExpiresIn=resources.settings.download_expiry_seconds,
-    )
-    return RedirectResponse(url, status_code=status.HTTP_302_FOUND)
+    return file_redirect(session, user, resources, image_id, size)
 
 
 @router.post(

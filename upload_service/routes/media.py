@@ -2,7 +2,8 @@
 
 A browser loading an image sends no Authorization header, so this route also accepts
 the page session cookie (see ``browser_auth``). Everything else, including the fallback
-to the original while a size is not ready, is ``GET /api/images/{id}/file``'s.
+to the original while a size is not ready, is ``files.file_redirect``'s, as for
+``GET /api/images/{id}/file``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from upload_service.browser_auth import BrowserUserDep
 from upload_service.deps import ResourcesDep, SessionDep
-from upload_service.routes.images import get_file
+from upload_service.files import file_redirect
 
 router = APIRouter(prefix="/media", tags=["pages"])
 
@@ -23,4 +24,4 @@ router = APIRouter(prefix="/media", tags=["pages"])
 def media(
     image_id: int, size: str, user: BrowserUserDep, session: SessionDep, resources: ResourcesDep
 ) -> RedirectResponse:
-    return get_file(image_id, user, session, resources, size)
+    return file_redirect(session, user, resources, image_id, size)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select
 from glowworm.db import make_engine
 from glowworm.models import Base, Image, User
 from upload_service.batched_inserts import DatabaseUnavailable, open_batched_inserts
-from upload_service.routes.uploads import pending_row
+from upload_service.pending import pending_row
 from upload_service.settings import UploadSettings
 
 # Rows inserted at once: they all queue before the drain task first runs, one batch.
