@@ -12,10 +12,9 @@ processor/blobs.py, which also translates its errors).
 
 Keys: an upload through the API lands in the originals bucket at
 ``uploads/{user_id}/{uuid}/{file name}`` (``original_key``); an object put there by an S3
-tool keeps the key it was given. A derivative is written to the derivatives bucket at
-``{image_id}/{size}.jpg`` (``derivative_key``), which docs/ARCHITECTURE.md rule 11 means
-to change. ``MISSING_OBJECT_CODES`` are the S3 error codes both sides read as "nothing
-stored under that key".
+tool keeps the key it was given. A derivative's key is named by its original's bucket and
+key (``glowworm/layout.py``). ``MISSING_OBJECT_CODES`` are the S3 error codes both sides
+read as "nothing stored under that key".
 """
 
 from __future__ import annotations
@@ -99,8 +98,3 @@ def clean_filename(filename: str) -> str:
 def original_key(user_id: int, filename: str) -> str:
     """Where an upload through the API lands: readable in S3 tools, unique per upload."""
     return f"uploads/{user_id}/{uuid.uuid4().hex}/{clean_filename(filename)}"
-
-
-def derivative_key(image_id: int, size: str) -> str:
-    """Where a derivative is written; rewriting the same image overwrites the same keys."""
-    return f"{image_id}/{size}.jpg"

@@ -32,10 +32,10 @@ from glowworm.errors import (
     TransientError,
 )
 from glowworm.job_messages import JobMessage
+from glowworm.layout import DerivativeName, derivative_headers
 from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
-from glowworm.sizes import JobType, sizes_for
+from glowworm.sizes import SIZES_BY_NAME, JobType, sizes_for
 from glowworm.status_events import StatusEvent
-from glowworm.storage import derivative_key
 from processor import blobs
 from processor.backoff import compute_backoff
 from processor.context import Context
@@ -184,27 +184,40 @@ def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
     data, etag = blobs.read(ctx.s3, claim.bucket, claim.key)
     if etag and etag != msg.etag:
         raise _Gone
+    digest = hashlib.sha256(data).hexdigest()
     if msg.job_type is JobType.THUMBNAIL:
-        duplicate = _record_metadata(msg, claim, data, probe(data, ctx.limits), ctx)
+        duplicate = _record_metadata(msg, claim, digest, probe(data, ctx.limits), ctx)
         if duplicate is not None:
             return duplicate
-    renditions = render(
-        data, sizes_for(msg.job_type), quality=ctx.settings.jpeg_quality, limits=ctx.limits
-    )
+    quality = ctx.settings.jpeg_quality
+    renditions = render(data, sizes_for(msg.job_type), quality=quality, limits=ctx.limits)
+    written: list[tuple[Rendition, str]] = []
     for rendition in renditions:
-        key = derivative_key(msg.image_id, rendition.size)
-        blobs.write(
-            ctx.s3, ctx.settings.derivatives_bucket, key, rendition.data, rendition.content_type
+        name = DerivativeName(
+            claim.bucket,
+            claim.key,
+            digest,
+            SIZES_BY_NAME[rendition.size],
+            rendition.content_type,
+            quality,
         )
-    return _record_success(msg, claim, renditions, ctx)
+        blobs.write(
+            ctx.s3,
+            ctx.settings.derivatives_bucket,
+            name.key_in_derivatives,
+            rendition.data,
+            rendition.content_type,
+            derivative_headers(name, msg.etag, rendition.width, rendition.height),
+        )
+        written.append((rendition, name.key_in_derivatives))
+    return _record_success(msg, claim, written, ctx)
 
 
 def _record_metadata(
-    msg: JobMessage, claim: _Claim, data: bytes, info: ImageInfo, ctx: Context
+    msg: JobMessage, claim: _Claim, digest: str, info: ImageInfo, ctx: Context
 ) -> Finished | None:
     """Store what the bytes say. When the image duplicates a finished one of the owner,
     its derivatives serve this image too, and the image is complete."""
-    digest = hashlib.sha256(data).hexdigest()
     with _locked(msg, ctx) as (session, image, job):
         image.sha256 = digest
         image.format, image.mime_type = info.format, info.mime_type
@@ -275,17 +288,18 @@ def _log_attempt(
 
 
 def _record_success(
-    msg: JobMessage, claim: _Claim, renditions: list[Rendition], ctx: Context
+    msg: JobMessage, claim: _Claim, written: list[tuple[Rendition, str]], ctx: Context
 ) -> Finished:
+    """Point the image's rows at the derivatives ``written`` (each with its key)."""
     now = datetime.now(UTC)
     with _locked(msg, ctx) as (session, image, job):
-        for r in renditions:
+        for r, key in written:
             _upsert_derivative(
                 session,
                 image,
                 r.size,
                 ctx.settings.derivatives_bucket,
-                derivative_key(image.id, r.size),
+                key,
                 r.width,
                 r.height,
                 len(r.data),

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from glowworm.layout import derivative_prefix
 from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
 from glowworm.sizes import ALL_SIZES
 from tests.conftest import CORPUS, Uploader
@@ -68,11 +69,13 @@ def audit(pipeline: Pipeline) -> dict[str, Any]:
             session.scalars(select(JobAttempt.job_id).where(JobAttempt.image_id.in_(ids))).all()
         )
     engine.dispose()
+    # A derivative's key starts with its original's (glowworm/layout.py).
+    by_prefix = {derivative_prefix(image.bucket, image.key): image.id for image in images}
     objects: Counter[int] = Counter()
     paginator = pipeline.s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=pipeline.settings.derivatives_bucket):
         for obj in page.get("Contents", []):
-            objects[int(obj["Key"].split("/", 1)[0])] += 1
+            objects[by_prefix[obj["Key"].rsplit("/", 1)[0] + "/"]] += 1
     return {
         "images": len(images),
         "statuses": Counter(image.processing_status for image in images),

@@ -21,6 +21,7 @@ from kombu import Connection
 from PIL import Image, ImageChops, ImageOps, ImageStat
 from pillow_heif import register_heif_opener
 
+from glowworm.layout import derivative_prefix
 from glowworm.settings import Settings
 from glowworm.sizes import ALL_SIZES
 from tests.conftest import CORPUS, Uploader, running_processors
@@ -285,7 +286,8 @@ def test_same_notification_twice_gives_one_set_of_jobs_and_derivatives(
     assert again == first
     detail = uploader.client.get(f"/api/images/{body['id']}", headers=headers).json()
     assert sorted(d["size"] for d in detail["derivatives"]) == sorted(s.name for s in ALL_SIZES)
-    listed = s3.list_objects_v2(Bucket=settings.derivatives_bucket, Prefix=f"{body['id']}/")
+    prefix = derivative_prefix(body["bucket"], body["key"])
+    listed = s3.list_objects_v2(Bucket=settings.derivatives_bucket, Prefix=prefix)
     assert len(listed.get("Contents", [])) == len(ALL_SIZES)
 
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from kombu import Connection
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 
 from glowworm.job_messages import JobMessage
-from glowworm.models import Image, ProcessingJob, Status
+from glowworm.models import Derivative, Image, ProcessingJob, Status
 from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES, JobType
 from glowworm.topology import Topology, routing_key
@@ -60,8 +60,14 @@ def test_a_complete_image_missing_a_derivative_is_redone_once(ctx: Context, s3: 
                 started_at=func.now() - timedelta(hours=1),
             )
         )
-    derivatives = ctx.settings.derivatives_bucket
-    s3.delete_object(Bucket=derivatives, Key=f"{first.image_id}/{ALL_SIZES[0].name}.jpg")
+    with ctx.database() as session:
+        smallest = session.scalars(
+            select(Derivative).where(
+                Derivative.image_id == first.image_id, Derivative.size == ALL_SIZES[0].name
+            )
+        ).one()
+        bucket, key = smallest.bucket, smallest.key
+    s3.delete_object(Bucket=bucket, Key=key)
 
     topology = Topology.from_settings(ctx.settings)
     with Connection(ctx.settings.amqp_url) as connection:
@@ -83,5 +89,5 @@ def test_a_complete_image_missing_a_derivative_is_redone_once(ctx: Context, s3: 
 
     _process(ctx, queued)
     assert _statuses(ctx, first.image_id) == (Status.COMPLETE, [Status.COMPLETE] * 2)
-    listed = s3.list_objects_v2(Bucket=derivatives, Prefix=f"{first.image_id}/")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key.rsplit("/", 1)[0] + "/")
     assert len(listed.get("Contents", [])) == len(ALL_SIZES)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from glowworm.layout import derivative_prefix
 from glowworm.sizes import ALL_SIZES, JobType
 from tests.conftest import CORPUS, ApiServer, EventTap, JobTap, Uploader
 from upload_service.settings import UploadSettings
@@ -88,7 +89,8 @@ def _assert_one_set_of_work(
     assert status["processing_attempts"] == 2
     detail = uploader.client.get(f"/api/images/{body['id']}", headers=headers).json()
     assert sorted(d["size"] for d in detail["derivatives"]) == sorted(s.name for s in ALL_SIZES)
-    listed = s3.list_objects_v2(Bucket=derivatives_bucket, Prefix=f"{body['id']}/")
+    prefix = derivative_prefix(body["bucket"], body["key"])
+    listed = s3.list_objects_v2(Bucket=derivatives_bucket, Prefix=prefix)
     assert len(listed.get("Contents", [])) == len(ALL_SIZES)
 
 
