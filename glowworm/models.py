@@ -135,6 +135,10 @@ class Image(Base):
     last_processing_attempt: Mapped[datetime | None] = mapped_column(UtcDateTime())
     processing_completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     processing_error: Mapped[str | None] = mapped_column(Text)
+    # Set when a deletion begins (the API's DELETE, or the original removed with an S3
+    # tool): the API no longer shows the image, no job records anything for it, and the
+    # row goes once its objects are gone (processor/removal.py).
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime(), server_default=func.now(), onupdate=func.now()
