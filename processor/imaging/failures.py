@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, TiffTags, UnidentifiedImageError
 
 from glowworm.errors import FailureKind, PermanentError
 from processor.imaging.formats import Limits
@@ -29,6 +29,14 @@ DECODER_ERRORS: tuple[type[Exception], ...] = (
     EOFError,
     RuntimeError,
 )
+
+# Decoders' own words that mean nothing to a person -> what they mean, in ours.
+_PLAIN_WORDS = {
+    "Missing dimensions": "the header gives no width or height",
+    "unknown pixel mode": "its pixel layout (bits and samples per pixel) cannot be read",
+    "index out of range": "a table in the file points past the end of its data",
+    "unpack requires a buffer": "a header field ends before its value does",
+}
 
 # Pillow says "Image size (N pixels) exceeds limit of M pixels, ...".
 _PILLOW_BOMB = re.compile(r"\((\d+) pixels\) exceeds limit of (\d+) pixels")
@@ -76,5 +84,27 @@ def library_errors(limits: Limits) -> Iterator[None]:
             raise PermanentError(FailureKind.NOT_AN_IMAGE, "not a recognised image format") from e
         except DECODER_ERRORS as e:
             raise PermanentError(
-                FailureKind.CORRUPT, f"corrupt or truncated image data: {e}"
+                FailureKind.CORRUPT, f"corrupt or truncated image data: {readable(e)}"
             ) from e
+
+
+def readable(error: Exception) -> str:
+    """A decoder's complaint as a person can read it: never a bare number or bare jargon.
+
+    A KeyError holding a number is a TIFF tag the file lacks (Pillow looks tags up by
+    number); any other KeyError is a header value no decoder knows; a message without a
+    single word names the error's class.
+    """
+    said = str(error.args[0]) if len(error.args) == 1 else str(error)
+    if isinstance(error, KeyError) and error.args:
+        if isinstance(error.args[0], int):
+            tag = error.args[0]
+            return f"a required TIFF tag is missing ({TiffTags.lookup(tag).name}, tag {tag})"
+        return f"a header field holds a value no decoder knows ({said})"
+    for words, meaning in _PLAIN_WORDS.items():
+        if words in said:
+            return f"{meaning} ({said})"
+    if not any(char.isalpha() for char in said):
+        detail = f"{type(error).__name__} {said}".strip()
+        return f"the decoder stopped without saying why ({detail})"
+    return said

@@ -40,6 +40,29 @@ def test_library_exceptions_become_permanent(
     assert failure.value.__cause__ is raised
 
 
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [
+        (KeyError(273), "a required TIFF tag is missing (StripOffsets, tag 273)"),
+        (KeyError(("II", 1)), "a header field holds a value no decoder knows (('II', 1))"),
+        (
+            IndexError("index out of range"),
+            "a table in the file points past the end of its data (index out of range)",
+        ),
+        (ValueError("Missing dimensions"), "the header gives no width or height"),
+        (SyntaxError("unknown pixel mode"), "its pixel layout (bits and samples per pixel)"),
+        (OSError(-2), "the decoder stopped without saying why (OSError -2)"),
+        (ValueError(), "the decoder stopped without saying why (ValueError)"),
+        (KeyError(), "the decoder stopped without saying why (KeyError)"),
+    ],
+)
+def test_a_decoders_jargon_reads_as_words(raised: Exception, reason: str) -> None:
+    with pytest.raises(PermanentError) as failure, library_errors(LIMITS):
+        raise raised
+    assert failure.value.kind is FailureKind.CORRUPT
+    assert failure.value.message.startswith(f"corrupt or truncated image data: {reason}")
+
+
 def test_bomb_warning_is_an_error_naming_pillows_limit_when_under_ours() -> None:
     with pytest.raises(PermanentError) as failure, library_errors(Limits()):
         warnings.warn(
