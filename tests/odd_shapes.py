@@ -39,6 +39,8 @@ class Outcome:
     camera: tuple[str | None, str | None] = (None, None)
     kind: str | None = None
     reason: str | None = None
+    # The start of the warning a complete image keeps, when only libvips could read it.
+    warning: str | None = None
 
 
 def complete(
@@ -46,8 +48,11 @@ def complete(
     height: int,
     orientation: int = 1,
     camera: tuple[str | None, str | None] = (None, None),
+    warning: str | None = None,
 ) -> Outcome:
-    return Outcome("complete", size=(width, height), orientation=orientation, camera=camera)
+    return Outcome(
+        "complete", size=(width, height), orientation=orientation, camera=camera, warning=warning
+    )
 
 
 def failed(kind: str, reason: str) -> Outcome:
@@ -224,6 +229,43 @@ def rgb_16_bit_tiff() -> bytes:
     return data
 
 
+def _strip_tiff(
+    bits: int, samples: int, photometric: int, *, sample_format: int = 1, dimensions: bool = True
+) -> bytes:
+    """An uncompressed one-strip TIFF of SIZE, as a scanner or a lab instrument writes it."""
+    pixels = bytes(SIZE[0] * SIZE[1] * samples * bits // 8)
+    sizes = [_short(0x0100, SIZE[0]), _short(0x0101, SIZE[1])] if dimensions else []
+    per_sample = struct.pack("<" + "H" * samples, *[bits] * samples)
+    formats = struct.pack("<" + "H" * samples, *[sample_format] * samples)
+    entries = [
+        *sizes,
+        _entry(0x0102, _SHORT, samples, per_sample),
+        _short(0x0103, 1),
+        _short(0x0106, photometric),
+        _entry(0x0111, _LONG, 1, b"\x00" * 4),
+        _short(0x0115, samples),
+        _entry(0x0117, _LONG, 1, struct.pack("<I", len(pixels))),
+        _entry(0x0153, _SHORT, samples, formats),
+    ]
+    start = len(tiff_block(entries))
+    entries[len(sizes) + 3] = _entry(0x0111, _LONG, 1, struct.pack("<I", start))
+    return tiff_block(entries, tail=pixels)
+
+
+def float_rgb_tiff() -> bytes:
+    """32-bit float RGB (an HDR or scientific export): Pillow has no mode for it."""
+    return _strip_tiff(32, 3, photometric=2, sample_format=3)
+
+
+def lab_tiff() -> bytes:
+    """Photometric 9 (ICC Lab), which Pillow's TIFF plugin does not know."""
+    return _strip_tiff(8, 3, photometric=9)
+
+
+def tiff_without_dimensions() -> bytes:
+    return _strip_tiff(8, 3, photometric=2, dimensions=False)
+
+
 def multi_page_tiff() -> bytes:
     out = io.BytesIO()
     _picture().save(out, "TIFF", save_all=True, append_images=[_picture((32, 32))])
@@ -258,6 +300,8 @@ def png_huge_text() -> bytes:
 
 
 WIDTH, HEIGHT = SIZE
+# How the warning of a file only the second decoder (libvips) could read begins.
+SECOND_DECODER = "decoded with recoverable errors: "
 
 SHAPES: tuple[Shape, ...] = (
     Shape(
@@ -320,6 +364,19 @@ SHAPES: tuple[Shape, ...] = (
     Shape("cmyk-tiff", cmyk_tiff, complete(WIDTH, HEIGHT), "CMYK TIFF"),
     Shape("gray-16-bit-tiff", gray_16_bit_tiff, complete(WIDTH, HEIGHT), "16-bit gray TIFF"),
     Shape("rgb-16-bit-tiff", rgb_16_bit_tiff, complete(WIDTH, HEIGHT), "16-bit RGB TIFF"),
+    Shape(
+        "float-rgb-tiff",
+        float_rgb_tiff,
+        complete(WIDTH, HEIGHT, warning=SECOND_DECODER),
+        "32-bit float RGB TIFF",
+    ),
+    Shape("lab-tiff", lab_tiff, complete(WIDTH, HEIGHT, warning=SECOND_DECODER), "ICC Lab TIFF"),
+    Shape(
+        "tiff-without-dimensions",
+        tiff_without_dimensions,
+        failed("not_an_image", "not a recognised image format"),
+        "no ImageWidth or ImageLength",
+    ),
     Shape("multi-page-tiff", multi_page_tiff, complete(WIDTH, HEIGHT), "two pages"),
     Shape("animated-gif", animated_gif, complete(WIDTH, HEIGHT), "three frames"),
     Shape("animated-webp", animated_webp, complete(WIDTH, HEIGHT), "three frames"),

@@ -37,7 +37,8 @@ _OUT_OF_MEMORY = "out of memory"
 
 
 @functools.cache
-def _configure_libvips() -> None:
+def configure_libvips() -> None:
+    """Set libvips up once per process; every use of libvips calls this first."""
     # One job per process (the processor scales by replicas, not threads), and every
     # upload is new, so libvips' operation cache would only hold memory.
     pyvips.concurrency_set(1)
@@ -74,7 +75,7 @@ def decode_shrunk(data: bytes, size: Size, wanted: Size) -> Image.Image:
     PermanentError(CORRUPT) for data libjpeg cannot decode, truncated data included
     (Pillow refuses it too), and MemoryError when libvips runs out of memory.
     """
-    _configure_libvips()
+    configure_libvips()
     try:
         loaded = pyvips.Image.new_from_buffer(
             data,

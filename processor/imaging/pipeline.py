@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from glowworm.errors import PermanentError
 from glowworm.sizes import SizeSpec
+from processor.imaging import second_decoder
 from processor.imaging.exif import read_exif
 from processor.imaging.failures import library_errors
 from processor.imaging.formats import DEFAULT_LIMITS, Limits
@@ -56,6 +58,8 @@ class Rendition:
     height: int
     data: bytes
     content_type: str
+    # "decoded with recoverable errors: ..." when only the second decoder read the upload.
+    warning: str | None = None
 
 
 def render(
@@ -68,20 +72,34 @@ def render(
     """One JPEG per spec, in the order given, each fitted inside ``spec.box_for``.
 
     The image is decoded once: upright by its EXIF orientation, in sRGB, flattened onto
-    white, stripped of metadata and never upscaled. Raises PermanentError for anything
-    the input is to blame for (see ``header.open_image`` for the kinds); ValueError for
-    an empty ``sizes`` or a quality outside 1..100.
+    white, stripped of metadata and never upscaled. A file Pillow refuses as corrupt or
+    unrecognised is tried once more with libvips (``second_decoder``); its renditions
+    then carry the warning. Raises PermanentError for anything the input is to blame for
+    (see ``header.open_image`` for the kinds); ValueError for an empty ``sizes`` or a
+    quality outside 1..100.
     """
     if not sizes:
         raise ValueError("no sizes requested")
     if quality not in _QUALITY_RANGE:
         raise ValueError(f"JPEG quality must be 1..100, not {quality}")
-    canvas, plan = _start(data, sizes, limits)
+    try:
+        canvas, plan = _start(data, sizes, limits)
+        canvas = _run_pipeline(canvas, limits)
+    except PermanentError as refused:
+        if refused.kind not in second_decoder.RESCUABLE:
+            raise
+        canvas, plan = _start_again(data, sizes, limits, refused)
+        canvas = _run_pipeline(canvas, limits)
+    with library_errors(limits):
+        made = _derive(canvas, plan, quality)
+    return [made[spec.name] for spec in sizes]
+
+
+def _run_pipeline(canvas: Canvas, limits: Limits) -> Canvas:
     with library_errors(limits):
         for step in PIPELINE:
             canvas = step(canvas)
-        made = _derive(canvas, plan, quality)
-    return [made[spec.name] for spec in sizes]
+    return canvas
 
 
 def _start(
@@ -102,6 +120,26 @@ def _start(
     return canvas, plan
 
 
+def _start_again(
+    data: bytes, sizes: Sequence[SizeSpec], limits: Limits, refused: PermanentError
+) -> tuple[Canvas, list[tuple[SizeSpec, Size]]]:
+    """The canvas from the second decoder: upright sRGB already, so only resizing is left.
+
+    Raises ``refused`` again when the second decoder cannot read the file either.
+    """
+    image = second_decoder.decode(data, limits, refused)
+    plan = _plan(image.size, sizes)
+    canvas = Canvas(
+        image=image,
+        orientation=1,
+        icc_profile=None,
+        target=plan[0][1],
+        source=data,
+        warning=second_decoder.warning(refused),
+    )
+    return canvas, plan
+
+
 def _plan(upright: Size, sizes: Sequence[SizeSpec]) -> list[tuple[SizeSpec, Size]]:
     """Each spec with its pixel size, largest first: the order the cascade runs in."""
     planned = [(spec, fit(upright, spec.box_for(*upright))) for spec in sizes]
@@ -116,5 +154,6 @@ def _derive(
     image = canvas.image
     for spec, size in plan:
         image = shrink(image, size)
-        made[spec.name] = Rendition(spec.name, *size, encode_jpeg(image, quality), JPEG)
+        data = encode_jpeg(image, quality)
+        made[spec.name] = Rendition(spec.name, *size, data, JPEG, canvas.warning)
     return made

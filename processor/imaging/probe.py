@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from glowworm.errors import PermanentError
+from processor.imaging import second_decoder
 from processor.imaging.exif import read_exif
 from processor.imaging.failures import library_errors
 from processor.imaging.formats import DEFAULT_LIMITS, Limits, mime_type
@@ -37,15 +39,23 @@ class ImageInfo:
     camera_make: str | None
     camera_model: str | None
     frames: int
+    # "decoded with recoverable errors: ..." when only the second decoder read the header.
+    warning: str | None = None
 
 
 def probe(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ImageInfo:
     """Describe ``data`` without decoding its pixels.
 
     Raises PermanentError for the same reasons as ``render`` short of decoding: EMPTY,
-    TOO_LARGE, UNSUPPORTED_FORMAT, NOT_AN_IMAGE, DECOMPRESSION_BOMB, CORRUPT.
+    TOO_LARGE, UNSUPPORTED_FORMAT, NOT_AN_IMAGE, DECOMPRESSION_BOMB, CORRUPT. A header
+    Pillow refuses as corrupt or unrecognised is read by libvips, with a warning.
     """
-    image = open_image(data, limits)
+    try:
+        image = open_image(data, limits)
+    except PermanentError as refused:
+        if refused.kind not in second_decoder.RESCUABLE:
+            raise
+        return _probe_again(data, limits, refused)
     with library_errors(limits):
         # GIF counts frames by walking the blocks (no decoding); others read an index.
         frames = getattr(image, "n_frames", 1)
@@ -61,4 +71,21 @@ def probe(data: bytes, limits: Limits = DEFAULT_LIMITS) -> ImageInfo:
         camera_make=facts.camera_make,
         camera_model=facts.camera_model,
         frames=frames,
+    )
+
+
+def _probe_again(data: bytes, limits: Limits, refused: PermanentError) -> ImageInfo:
+    """What libvips reads of a header Pillow refused; no EXIF facts (they are advisory)."""
+    header = second_decoder.read_header(data, limits, refused)
+    return ImageInfo(
+        format=header.format,
+        mime_type=mime_type(header.format, data),
+        width=header.width,
+        height=header.height,
+        orientation=1,
+        taken_at=None,
+        camera_make=None,
+        camera_model=None,
+        frames=header.frames,
+        warning=header.warning,
     )

@@ -36,6 +36,8 @@ class Canvas:
     target: Size
     # The encoded upload, for a decoder that reads it itself (libvips, for big JPEGs).
     source: bytes
+    # Set when only the second decoder could read the upload; kept in the status.
+    warning: str | None = None
 
 
 Step = Callable[[Canvas], Canvas]

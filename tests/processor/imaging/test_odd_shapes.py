@@ -40,6 +40,12 @@ def test_each_shape_completes_or_fails_with_a_reason(shape: Shape) -> None:
         assert (info.camera_make, info.camera_model) == want.camera
         for spec, rendition in zip(ALL_SIZES, renditions, strict=True):
             assert decoded(rendition).size == expected_size(want.size, spec), spec.name
+        warnings = {info.warning, *(rendition.warning for rendition in renditions)}
+        if want.warning is None:
+            assert warnings == {None}
+        else:
+            assert len(warnings) == 1, warnings
+            assert str(info.warning).startswith(want.warning), info.warning
     assert time.monotonic() - started < BOUND_SECONDS
 
 
