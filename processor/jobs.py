@@ -210,7 +210,8 @@ def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
             derivative_headers(name, msg.etag, rendition.width, rendition.height),
         )
         written.append((rendition, name.key_in_derivatives))
-    return _record_success(msg, claim, written, ctx)
+    # Every rendition of one decode carries the same warning, or none.
+    return _record_success(msg, claim, written, ctx, renditions[0].warning)
 
 
 def _record_metadata(
@@ -271,9 +272,11 @@ def _log_attempt(
     job: ProcessingJob,
     claim: _Claim,
     outcome: str,
-    error: ProcessingError | None,
+    error: ProcessingError | str | None,
     now: datetime,
 ) -> None:
+    """Add the attempt to the history; ``error`` says why it failed, or for a complete
+    one the warning it ended with ("decoded with recoverable errors: ...")."""
     session.add(
         JobAttempt(
             job_id=job.id,
@@ -288,9 +291,14 @@ def _log_attempt(
 
 
 def _record_success(
-    msg: JobMessage, claim: _Claim, written: list[tuple[Rendition, str]], ctx: Context
+    msg: JobMessage,
+    claim: _Claim,
+    written: list[tuple[Rendition, str]],
+    ctx: Context,
+    warning: str | None,
 ) -> Finished:
-    """Point the image's rows at the derivatives ``written`` (each with its key)."""
+    """Point the image's rows at the derivatives ``written`` (each with its key); a
+    ``warning`` is kept in the attempt's history, where the status shows it."""
     now = datetime.now(UTC)
     with _locked(msg, ctx) as (session, image, job):
         for r, key in written:
@@ -305,7 +313,7 @@ def _record_success(
                 len(r.data),
             )
         event = lifecycle.complete(image, job, now)
-        _log_attempt(session, job, claim, "complete", None, now)
+        _log_attempt(session, job, claim, "complete", warning, now)
         return Finished(lifecycle.next_message(image, job), events=(event,))
 
 
