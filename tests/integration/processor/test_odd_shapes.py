@@ -1,7 +1,8 @@
 """The whole odd-shape set (tests/odd_shapes.py) through real MinIO, RabbitMQ and Postgres.
 
-What a user must see: every image ends ``complete`` at its size or ``failed`` with its
-reason, and the two processors that took them are the same processes, still running.
+What a user must see: every image ends ``complete`` at its size (with the warning of a
+file only the second decoder read) or ``failed`` with its reason, and the two
+processors that took them are the same processes, still running.
 """
 
 from __future__ import annotations
@@ -54,5 +55,12 @@ def test_every_odd_shape_settles_and_no_processor_stops(
         assert (image["width"], image["height"]) == want.size, shape.name
         assert image["exif"]["orientation"] == want.orientation, shape.name
         assert len(image["derivatives"]) == 5, shape.name
+        # A warning is kept where the status shows why each attempt ended as it did.
+        said = {attempt["error"] for job in status["jobs"] for attempt in job["history"]}
+        if want.warning is None:
+            assert said == {None}, (shape.name, status)
+        else:
+            assert len(said) == 1, (shape.name, status)
+            assert str(said.pop()).startswith(want.warning), (shape.name, status)
 
     assert [proc.pid for proc in processors if proc.poll() is None] == pids
