@@ -22,7 +22,7 @@ from upload_service.batched_inserts import open_batched_inserts
 from upload_service.broker import Broker
 from upload_service.hub import Hub
 from upload_service.outages import answer_outages
-from upload_service.presign import PutSigner
+from upload_service.presign import GetSigner, PutSigner
 from upload_service.relay import StatusRelay
 from upload_service.resources import Resources
 from upload_service.routes import admin, companion, images, media, pages, uploads, ws
@@ -69,6 +69,12 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
                 inserts=inserts,
                 signer=make_s3_client(settings, public=True),
                 put_signer=PutSigner(
+                    settings.s3_public_endpoint,
+                    settings.s3_region,
+                    settings.s3_access_key,
+                    settings.s3_secret_key,
+                ),
+                get_signer=GetSigner(
                     settings.s3_public_endpoint,
                     settings.s3_region,
                     settings.s3_access_key,

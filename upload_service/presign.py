@@ -9,14 +9,19 @@ validation, serialisation and event hooks made for real requests); the upload ro
 signs one URL per request, so ``PutSigner`` calls the signer those hooks end in
 directly: the same URL (tests/upload_service/test_presign.py compares them) for a third
 of the cost. The rarer URLs go through the client.
+
+``GetSigner`` calls it directly too, for another reason: the client always signs "now",
+and a download URL is signed as of the start of its window (``signing_windows``), so
+that one image and size get byte-identical URLs a browser or a proxy can cache.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from botocore.auth import S3SigV4QueryAuth
+from botocore.auth import SIGV4_TIMESTAMP, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
@@ -53,11 +58,48 @@ class PutSigner:
         return request.url
 
 
-def get_url(signer: S3Client, bucket: str, key: str, expires: int) -> str:
-    """A URL that GETs the object for ``expires`` seconds."""
-    return signer.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires
-    )
+class _SignedAt(S3SigV4QueryAuth):
+    """botocore's presigned-URL signer, signing as of a given time instead of now.
+
+    ``add_auth`` stamps the request with the clock and then calls this hook before it
+    reads the stamp, so the stamp set here is the one the URL carries and is signed with.
+    """
+
+    def __init__(
+        self, credentials: ReadOnlyCredentials, region: str, signed_at: datetime, expires: int
+    ) -> None:
+        super().__init__(credentials, "s3", region, expires=expires)
+        self.signed_at = signed_at
+
+    def _modify_request_before_signing(self, request: AWSRequest) -> None:
+        request.context["timestamp"] = self.signed_at.astimezone(UTC).strftime(SIGV4_TIMESTAMP)
+        # A hook the stubs leave out; tests/upload_service/test_presign.py checks the URL.
+        super()._modify_request_before_signing(request)  # type: ignore[misc]
+
+
+class GetSigner:
+    """Signs path-style GET URLs as of a given time: the same time gives the same URL."""
+
+    def __init__(self, endpoint: str, region: str, access_key: str, secret_key: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.region = region
+        self.credentials = ReadOnlyCredentials(access_key, secret_key, None)
+
+    def get_url(self, bucket: str, key: str, signed_at: datetime, expires: int) -> str:
+        """A URL that GETs the object until ``expires`` seconds after ``signed_at`` (an
+        aware datetime); the store refuses it (403) after that."""
+        request = AWSRequest(
+            method="GET", url=f"{self.endpoint}/{quote(bucket)}/{quote(key, safe=_KEY_SAFE)}"
+        )
+        _SignedAt(self.credentials, self.region, signed_at, expires).add_auth(request)
+        assert request.url is not None  # add_auth appends the signature; it never clears it
+        return request.url
+
+
+def unsigned_url(base: str, key: str) -> str:
+    """The URL of ``key`` under a base that serves a bucket without signatures, the key
+    escaped as in a signed URL."""
+    return f"{base.rstrip('/')}/{quote(key, safe=_KEY_SAFE)}"
 
 
 def post_policy(

@@ -13,7 +13,7 @@ from glowworm.tokens import Caller
 from upload_service.batched_inserts import BatchedInserts
 from upload_service.broker import Broker
 from upload_service.hub import Hub
-from upload_service.presign import PutSigner
+from upload_service.presign import GetSigner, PutSigner
 from upload_service.relay import StatusRelay
 from upload_service.settings import UploadSettings
 
@@ -33,6 +33,8 @@ class Resources:
     signer: S3Client
     # The same, cheaper, for the one URL per upload the upload route signs.
     put_signer: PutSigner
+    # Signs download URLs as of their window's start (see signing_windows).
+    get_signer: GetSigner
     # Talks to the store from inside (multipart create, list, complete, abort).
     s3: S3Client
     broker: Broker

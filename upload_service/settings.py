@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from glowworm.settings import Settings
+
+# The longest a SigV4 presigned URL may be valid (X-Amz-Expires), 7 days.
+MAX_URL_SECONDS = 7 * 24 * 3600
 
 
 class UploadSettings(Settings):
     # How long a presigned PUT stays valid (default 15 minutes).
     presign_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
-    # How long a presigned GET from /file stays valid.
+    # How long a presigned GET from /file stays valid, at least (see signing_windows).
     download_expiry_seconds: int = Field(default=300, ge=1)
+    # Download URLs are signed once per window of this many seconds, so one image and
+    # size keep one URL that long and can be cached (see signing_windows).
+    download_window_seconds: int = Field(default=900, ge=1)
+    # Where the derivatives bucket is served without signatures (a CDN, or the bucket
+    # made public); ready derivatives redirect to {this}/{key}. Originals stay signed.
+    # Empty (the default): every download URL is signed.
+    public_derivatives_url: str = ""
     # Largest original a client may announce.
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     # Database connections per API process; also how many requests it serves at once
@@ -20,3 +30,13 @@ class UploadSettings(Settings):
     # How long the upload route trusts a token it has looked up; a token deleted from
     # the database keeps working on that route for at most this long.
     token_cache_seconds: float = Field(default=30.0, ge=0)
+
+    @model_validator(mode="after")
+    def _urls_can_be_signed(self) -> UploadSettings:
+        """A download URL lives up to window + expiry seconds; SigV4 allows 7 days."""
+        if self.download_window_seconds + self.download_expiry_seconds > MAX_URL_SECONDS:
+            raise ValueError(
+                "download_window_seconds + download_expiry_seconds must be at most "
+                f"{MAX_URL_SECONDS} (7 days, the longest a presigned URL is valid)"
+            )
+        return self

@@ -1,15 +1,15 @@
-"""The upload route's signer against boto3's own presigned URLs, and against MinIO."""
+"""The signers against boto3's own presigned URLs, which MinIO is known to take."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import pytest
 
 from glowworm.storage import make_s3_client
-from upload_service.presign import PutSigner
+from upload_service.presign import GetSigner, PutSigner, unsigned_url
 from upload_service.settings import UploadSettings
 
 if TYPE_CHECKING:
@@ -46,3 +46,51 @@ def test_signed_url_is_the_one_boto3_makes(key: str, size: int | None) -> None:
         expected = boto.generate_presigned_url("put_object", Params=params, ExpiresIn=900)
         ours = make_signer(settings).put_url("originals", key, "image/jpeg", size, 900)
     assert ours == expected
+
+
+def make_get_signer(settings: UploadSettings) -> GetSigner:
+    return GetSigner(
+        settings.s3_public_endpoint,
+        settings.s3_region,
+        settings.s3_access_key,
+        settings.s3_secret_key,
+    )
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_get_signed_at_a_time_is_the_url_boto3_signs_at_that_time(key: str) -> None:
+    settings = UploadSettings()
+    boto = make_s3_client(settings, public=True)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=SIGNED_AT):
+        expected = boto.generate_presigned_url(
+            "get_object", Params={"Bucket": "derivatives", "Key": key}, ExpiresIn=1200
+        )
+    ours = make_get_signer(settings).get_url(
+        "derivatives", key, SIGNED_AT.replace(tzinfo=UTC), 1200
+    )
+    assert ours == expected
+
+
+def test_a_get_url_depends_on_the_signing_time_alone_not_the_clock() -> None:
+    signer = make_get_signer(UploadSettings())
+    at = SIGNED_AT.replace(tzinfo=UTC)
+    first = signer.get_url("derivatives", KEYS[1], at, 1200)
+    later = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=later):
+        again = signer.get_url("derivatives", KEYS[1], at, 1200)
+    assert again == first
+    assert "X-Amz-Date=20261130T120000Z" in first
+    assert "X-Amz-Expires=1200" in first
+    # The same instant in another zone is the same instant.
+    in_paris = at.astimezone(timezone(timedelta(hours=1)))
+    assert signer.get_url("derivatives", KEYS[1], in_paris, 1200) == first
+    assert signer.get_url("derivatives", KEYS[1], at + timedelta(seconds=1), 1200) != first
+
+
+def test_an_unsigned_url_escapes_the_key_as_a_signed_one_does() -> None:
+    settings = UploadSettings()
+    signed = make_get_signer(settings).get_url(
+        "derivatives", KEYS[2], SIGNED_AT.replace(tzinfo=UTC), 60
+    )
+    path = signed.split("?")[0].removeprefix(f"{settings.s3_public_endpoint}/derivatives")
+    assert unsigned_url("https://cdn.example.test/", KEYS[2]) == f"https://cdn.example.test{path}"

@@ -1,12 +1,13 @@
-"""The upload route's signer against MinIO: the PUT it signed goes through, nothing else."""
+"""The signers against MinIO: what they signed goes through, nothing else."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
 
-from tests.upload_service.test_presign import KEYS, make_signer
+from tests.upload_service.test_presign import KEYS, make_get_signer, make_signer
 from upload_service.settings import UploadSettings
 
 if TYPE_CHECKING:
@@ -29,3 +30,21 @@ def test_minio_takes_the_put_it_was_signed_for_and_nothing_else(
     stored = s3.get_object(Bucket=settings.originals_bucket, Key=key)
     assert stored["Body"].read() == data
     assert stored["ContentType"] == "image/jpeg"
+
+
+def test_minio_takes_a_get_signed_in_the_past_until_it_expires(
+    s3: S3Client, settings: UploadSettings
+) -> None:
+    data = b"signed at the start of a window"
+    key = KEYS[1]
+    s3.put_object(Bucket=settings.derivatives_bucket, Key=key, Body=data)
+    signer = make_get_signer(settings)
+    now = datetime.now(UTC)
+    still_valid = signer.get_url(settings.derivatives_bucket, key, now - timedelta(minutes=14), 900)
+    expired = signer.get_url(settings.derivatives_bucket, key, now - timedelta(minutes=16), 900)
+    with httpx.Client(timeout=10) as http:
+        good = http.get(still_valid)
+        late = http.get(expired)
+    assert good.status_code == 200, good.text
+    assert good.content == data
+    assert late.status_code == 403
