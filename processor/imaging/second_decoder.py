@@ -24,15 +24,18 @@ from processor.imaging.header import check_pixels
 # What Pillow's refusal may be rescued from; a bomb, a limit or a refused format is final.
 RESCUABLE = frozenset({FailureKind.CORRUPT, FailureKind.NOT_AN_IMAGE})
 
-# libvips loader -> the format name Pillow would have given; every other loader is
-# refused, since each extra decoder is extra attack surface (formats.MIME_TYPES).
-_LOADERS = {
-    "jpegload_buffer": "JPEG",
-    "pngload_buffer": "PNG",
-    "webpload_buffer": "WEBP",
-    "gifload_buffer": "GIF",
-    "tiffload_buffer": "TIFF",
-}
+# Leading bytes -> the libvips loader tried and the format name Pillow would have given.
+# Sniffed here, so that no other libvips loader (SVG, PDF, FITS, ...) ever parses an
+# upload: each extra decoder is extra attack surface (formats.MIME_TYPES).
+_LOADERS: tuple[tuple[bytes, str, str], ...] = (
+    (b"\xff\xd8\xff", "jpegload_buffer", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "pngload_buffer", "PNG"),
+    (b"GIF8", "gifload_buffer", "GIF"),
+    (b"II*\x00", "tiffload_buffer", "TIFF"),
+    (b"MM\x00*", "tiffload_buffer", "TIFF"),
+)
+# WebP is a RIFF file with this form type at byte 8.
+_WEBP = (b"RIFF", b"WEBP", "webpload_buffer", "WEBP")
 
 # Transparent areas become paper white, as in colour.WHITE.
 _WHITE = [255, 255, 255]
@@ -87,16 +90,25 @@ def decode(data: bytes, limits: Limits, refused: PermanentError) -> Image.Image:
 
 
 def _open(data: bytes, limits: Limits, refused: PermanentError) -> tuple[pyvips.Image, str]:
+    loader, format_name = _sniff(data, refused)
     large_jpeg.configure_libvips()
     try:
-        image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="truncated")
+        image = pyvips.Operation.call(loader, data, access="sequential", fail_on="truncated")
     except pyvips.Error:
         raise refused from refused.__cause__
-    format_name = _LOADERS.get(image.get("vips-loader"))
-    if format_name is None:
-        raise refused
     check_pixels((image.width, image.height), limits)
     return image, format_name
+
+
+def _sniff(data: bytes, refused: PermanentError) -> tuple[str, str]:
+    """The libvips loader for an allowed format, by the leading bytes; else ``refused``."""
+    for magic, loader, format_name in _LOADERS:
+        if data.startswith(magic):
+            return loader, format_name
+    riff, form, loader, format_name = _WEBP
+    if data.startswith(riff) and data[8:12] == form:
+        return loader, format_name
+    raise refused
 
 
 def _to_srgb(image: pyvips.Image) -> pyvips.Image:
