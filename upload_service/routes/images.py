@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
 from glowworm import lifecycle
 from glowworm.models import Image, JobAttempt, Status, User
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
+from upload_service.etags import json_or_not_modified
 from upload_service.files import file_redirect, visible_image
 from upload_service.schemas import ImageOut, ImagePage, ProcessingStatus, RetryResponse
 from upload_service.views import image_out, processing_status
@@ -25,6 +26,7 @@ def _owner_name(session: SessionDep, image: Image) -> str:
 
 @router.get("", response_model=ImagePage)
 def list_images(
+    request: Request,
     user: UserDep,
     session: SessionDep,
     key: Annotated[
@@ -33,7 +35,7 @@ def list_images(
     status_: Annotated[Status | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> ImagePage:
+) -> Response:
     query = select(Image, User.name).join(User, User.id == Image.owner_id)
     if not user.is_admin:
         query = query.where(Image.owner_id == user.id)
@@ -47,28 +49,32 @@ def list_images(
         query = query.where(Image.processing_status == status_)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Image.id.desc()).limit(limit).offset(offset)).all()
-    return ImagePage(
+    page = ImagePage(
         items=[image_out(image, owner) for image, owner in rows],
         total=total,
         limit=limit,
         offset=offset,
     )
+    return json_or_not_modified(request, page)
 
 
 @router.get("/{image_id}", response_model=ImageOut)
-def get_image(image_id: int, user: UserDep, session: SessionDep) -> ImageOut:
+def get_image(request: Request, image_id: int, user: UserDep, session: SessionDep) -> Response:
     image = visible_image(session, user, image_id)
-    return image_out(image, _owner_name(session, image))
+    return json_or_not_modified(request, image_out(image, _owner_name(session, image)))
 
 
 @router.get("/{image_id}/processing-status", response_model=ProcessingStatus)
-def get_processing_status(image_id: int, user: UserDep, session: SessionDep) -> ProcessingStatus:
-    """Statuses, attempts and each job's attempt history (when, how it ended, why)."""
+def get_processing_status(
+    request: Request, image_id: int, user: UserDep, session: SessionDep
+) -> Response:
+    """Statuses, attempts and each job's attempt history (when, how it ended, why); an
+    ETag, and 304 to an If-None-Match that names it (``etags``)."""
     image = visible_image(session, user, image_id)
     history = session.scalars(
         select(JobAttempt).where(JobAttempt.image_id == image.id).order_by(JobAttempt.id)
     ).all()
-    return processing_status(image, list(history))
+    return json_or_not_modified(request, processing_status(image, list(history)))
 
 
 @router.get("/{image_id}/file", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
