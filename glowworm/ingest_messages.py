@@ -1,4 +1,4 @@
-"""The body of an ingest message: an S3-shaped ObjectCreated notification.
+"""The body of an ingest message: an S3-shaped ObjectCreated or ObjectRemoved notification.
 
 MinIO's bucket events are the usual ingest messages. GlowWorm writes the same shape
 itself when it learns of an object sooner or otherwise (the API when a client says its
@@ -26,5 +26,15 @@ def object_created_body(bucket: str, key: str, etag: str, size: int, source: str
             # URL-encoded like MinIO's own records (docs/ARCHITECTURE.md rule 4).
             "object": {"key": quote_plus(key), "eTag": etag, "size": size},
         },
+    }
+    return json.dumps({"Records": [record]})
+
+
+def object_removed_body(bucket: str, key: str, source: str) -> str:
+    """A one-record notification that the object is gone, as MinIO would write it."""
+    record = {
+        "eventName": "ObjectRemoved:Delete",
+        "eventSource": source,
+        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key)}},
     }
     return json.dumps({"Records": [record]})

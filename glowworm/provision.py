@@ -52,7 +52,8 @@ def ensure_bucket(s3: S3Client, bucket: str) -> None:
 
 
 def wire_notifications(s3: S3Client, bucket: str, queue_arn: str) -> None:
-    """Send every object-created event of ``bucket`` to the AMQP target (and nothing else).
+    """Send every object-created and object-removed event of ``bucket`` to the AMQP target
+    (and nothing else).
 
     Only the originals bucket is wired, so writing a derivative never triggers work.
     """
@@ -63,7 +64,7 @@ def wire_notifications(s3: S3Client, bucket: str, queue_arn: str) -> None:
                 {
                     "Id": "glowworm-originals",
                     "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
+                    "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
                 }
             ]
         },

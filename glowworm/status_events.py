@@ -22,6 +22,8 @@ class StatusEventType(StrEnum):
     THUMBNAIL_COMPLETE = "image:processing:thumbnail_complete"
     COMPLETE = "image:processing:complete"
     FAILED = "image:processing:failed"
+    # The image, its original and its derivatives are gone.
+    DELETED = "image:deleted"
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,23 @@ def write(
         raise _translate(e, f"writing s3://{bucket}/{key}", reading=False) from e
 
 
+def delete(store: Minio, bucket: str, key: str) -> None:
+    """Remove an object; one that is already gone is no error (S3 answers the same)."""
+    try:
+        store.remove_object(bucket, key)
+    except _ERRORS as e:
+        raise _translate(e, f"deleting s3://{bucket}/{key}", reading=False) from e
+
+
+def exists(store: Minio, bucket: str, key: str) -> bool:
+    """Whether anything is stored under ``key`` now."""
+    try:
+        head(store, bucket, key)
+    except PermanentError:  # head says a missing object is permanent: nothing to read
+        return False
+    return True
+
+
 def listing(store: Minio, bucket: str, prefix: str = "") -> Iterator[tuple[str, str, int]]:
     """Key, ETag and size of every object under ``prefix``, in key order, paged by the store."""
     try:

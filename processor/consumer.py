@@ -35,9 +35,10 @@ from processor.context import Context
 from processor.delays import BrokerDelays, Delays
 from processor.ingest import ingest
 from processor.jobs import run_job
-from processor.notifications import MalformedEvent, parse
+from processor.notifications import BucketEvent, MalformedEvent, ObjectRemoved, parse
 from processor.outcomes import Finished, RetryLater
 from processor.priority import Source, serve_first
+from processor.removal import remove
 
 log = structlog.get_logger(__name__)
 
@@ -174,14 +175,15 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
     # --- handlers ------------------------------------------------------------------------
 
     def on_event(self, message: Message) -> None:
-        """A bucket notification (or our own re-queued copy of one)."""
+        """A bucket notification (or our own re-queued copy of one): objects created
+        are ingested, objects removed purged."""
         if not self.taking_work:
             self._hold(message, INGEST_KEY)
             return
         try:
             events = parse(message.body)
             again = handed_out_before(message.delivery_info, message.headers)
-            ingested = [ingest(event, self.ctx, again=again) for event in events]
+            ingested = [self._take(event, again=again) for event in events]
         except MalformedEvent as e:
             log.warning("event.malformed", error=str(e))
             message.reject(requeue=False)
@@ -199,6 +201,11 @@ class Worker(ConsumerProducerMixin):  # type: ignore[misc]
             if outcome.follow_up is not None:
                 self.publisher.publish_job(outcome.follow_up)
         message.ack()
+
+    def _take(self, event: BucketEvent, *, again: bool) -> Finished:
+        if isinstance(event, ObjectRemoved):
+            return remove(event, self.ctx)
+        return ingest(event, self.ctx, again=again)
 
     def on_variant(self, message: Message) -> None:
         """A variant job: first the urgent, ingest and thumbnail work waiting, then it."""

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from glowworm import lifecycle
-from glowworm.errors import PermanentError
+from glowworm.errors import FailureKind, PermanentError, TransientError
 from glowworm.models import Image, Status, User
 from glowworm.sizes import JobType
 from processor import blobs
@@ -44,6 +44,8 @@ def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> Finish
         return Finished()
     with ctx.database() as session:
         image = _find_or_register(session, event, ctx)
+        if image.deleted_at is not None:
+            return _deleted(image, event, ctx)
         jobs = {job.job_type: job for job in image.jobs}
         if image.etag == found.etag and len(jobs) == len(JobType):
             thumbnail = jobs[JobType.THUMBNAIL]
@@ -59,6 +61,23 @@ def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> Finish
         )
         log.info("ingest.registered", image_id=image.id, key=image.key, etag=found.etag)
         return Finished(message, events=(uploaded,))
+
+
+def _deleted(image: Image, event: ObjectCreated, ctx: Context) -> Finished:
+    """An object landed at the key of an image being deleted (``processor.removal``).
+
+    A never-uploaded image's tombstone refuses it: its owner deleted the upload, and a
+    late PUT of it is removed. Otherwise it is a new upload to the same key, taken once
+    the purge has removed the old image (raises ``TransientError``, so the event comes
+    back later).
+    """
+    if image.etag is None:
+        log.info("ingest.upload_deleted", image_id=image.id, key=event.key)
+        blobs.delete(ctx.s3, event.bucket, event.key)
+        return Finished()
+    raise TransientError(
+        FailureKind.INTERNAL, f"image {image.id} at {event.key!r} is still being deleted"
+    )
 
 
 def _find_or_register(session: Session, event: ObjectCreated, ctx: Context) -> Image:

@@ -42,6 +42,7 @@ from processor.context import Context
 from processor.imaging.pipeline import Rendition, render
 from processor.imaging.probe import ImageInfo, probe
 from processor.outcomes import Finished, Outcome, RetryLater
+from processor.removal import discard
 
 log = structlog.get_logger(__name__)
 
@@ -113,8 +114,8 @@ def run_job(msg: JobMessage, ctx: Context) -> Outcome:
     if outcome is None:
         assert isinstance(error, DependencyUnavailable)
         raise error
-    if claim.event is None:
-        return outcome
+    if claim.event is None or result == "superseded":
+        return outcome  # no "started" for an image that is gone or replaced
     return replace(outcome, events=(claim.event, *outcome.events))
 
 
@@ -153,7 +154,7 @@ def _locked(msg: JobMessage, ctx: Context) -> Iterator[tuple[Session, Image, Pro
             Image, msg.image_id, with_for_update=True, populate_existing=True, options=_LOCK_OPTIONS
         )
         job = next((j for j in image.jobs if j.id == msg.job_id), None) if image else None
-        if image is None or job is None or job.etag != msg.etag:
+        if image is None or job is None or job.etag != msg.etag or image.deleted_at:
             raise _Gone
         yield session, image, job
 
@@ -210,8 +211,17 @@ def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
             derivative_headers(name, msg.etag, rendition.width, rendition.height),
         )
         written.append((rendition, name.key_in_derivatives))
-    # Every rendition of one decode carries the same warning, or none.
-    return _record_success(msg, claim, written, ctx, renditions[0].warning)
+    try:
+        # Every rendition of one decode carries the same warning, or none.
+        finished, replaced = _record_success(msg, claim, written, ctx, renditions[0].warning)
+    except _Gone:
+        # Deleted or replaced while we worked: what we wrote belongs to nothing.
+        discard(ctx, (key for _, key in written))
+        raise
+    # The new keys are committed: the old version's objects go, unless a row (another
+    # image sharing them as a duplicate) still names them.
+    discard(ctx, replaced)
+    return finished
 
 
 def _record_metadata(
@@ -232,6 +242,7 @@ def _record_metadata(
                 Image.sha256 == digest,
                 Image.id != image.id,
                 Image.duplicate_of_id.is_(None),
+                Image.deleted_at.is_(None),
                 Image.processing_status == Status.COMPLETE,
             )
             .order_by(Image.id)
@@ -240,12 +251,15 @@ def _record_metadata(
         if original is None:
             return None
         now = datetime.now(UTC)
-        for d in original.derivatives:
+        replaced = [
             _upsert_derivative(session, image, d.size, d.bucket, d.key, d.width, d.height, d.bytes)
+            for d in original.derivatives
+        ]
         event = lifecycle.complete_as_duplicate(image, original, now)
         _log_attempt(session, job, claim, "complete", None, now)
         log.info("job.duplicate", image_id=image.id, duplicate_of=original.id)
-        return Finished(events=(event,))
+    discard(ctx, (key for key in replaced if key))
+    return Finished(events=(event,))
 
 
 def _upsert_derivative(
@@ -257,14 +271,18 @@ def _upsert_derivative(
     width: int,
     height: int,
     nbytes: int,
-) -> None:
+) -> str | None:
+    """Point the image's row of ``size`` at bucket/key; the key it named before, if
+    that was another."""
     row = next((d for d in image.derivatives if d.size == size), None)
     if row is None:
         row = Derivative(image_id=image.id, size=size, content_type="image/jpeg")
         session.add(row)
         image.derivatives.append(row)
+    before = row.key if row.key != key else None
     row.bucket, row.key = bucket, key
     row.width, row.height, row.bytes = width, height, nbytes
+    return before
 
 
 def _log_attempt(
@@ -296,13 +314,15 @@ def _record_success(
     written: list[tuple[Rendition, str]],
     ctx: Context,
     warning: str | None,
-) -> Finished:
+) -> tuple[Finished, list[str]]:
     """Point the image's rows at the derivatives ``written`` (each with its key); a
-    ``warning`` is kept in the attempt's history, where the status shows it."""
+    ``warning`` is kept in the attempt's history, where the status shows it. Also
+    returns the keys the rows named before (an earlier version's)."""
     now = datetime.now(UTC)
+    replaced: list[str] = []
     with _locked(msg, ctx) as (session, image, job):
         for r, key in written:
-            _upsert_derivative(
+            before = _upsert_derivative(
                 session,
                 image,
                 r.size,
@@ -312,9 +332,11 @@ def _record_success(
                 r.height,
                 len(r.data),
             )
+            if before is not None:
+                replaced.append(before)
         event = lifecycle.complete(image, job, now)
         _log_attempt(session, job, claim, "complete", warning, now)
-        return Finished(lifecycle.next_message(image, job), events=(event,))
+        return Finished(lifecycle.next_message(image, job), events=(event,)), replaced
 
 
 def _record_failure(

@@ -1,4 +1,5 @@
-"""Bucket notifications (MinIO or AWS S3) parsed at the edge into ``ObjectCreated``.
+"""Bucket notifications (MinIO or AWS S3) parsed at the edge into ``ObjectCreated`` and
+``ObjectRemoved``.
 
 Read the event as the store writes it (docs/ARCHITECTURE.md rule 4): the key inside
 ``Records[].s3.object.key`` is URL-encoded with ``+`` for a space, AWS writes event
@@ -16,6 +17,9 @@ from urllib.parse import unquote_plus
 # ObjectCreated sub-events that mean new bytes; PutTagging, DeleteTagging, PutRetention
 # and PutLegalHold change metadata only.
 CONTENT_EVENTS = frozenset({"Put", "Post", "Copy", "CompleteMultipartUpload"})
+# ObjectRemoved sub-events: the object is gone (Delete), or hidden behind a delete marker
+# in a versioned bucket (DeleteMarkerCreated). Both end the image.
+REMOVAL_EVENTS = frozenset({"Delete", "DeleteMarkerCreated"})
 
 
 class MalformedEvent(ValueError):
@@ -33,8 +37,21 @@ class ObjectCreated:
     event_name: str
 
 
-def parse(body: bytes | str | dict[str, Any]) -> list[ObjectCreated]:
-    """Every content-creating record in a notification; [] for test and tagging events.
+@dataclass(frozen=True)
+class ObjectRemoved:
+    """Nothing is stored at bucket/key any more (as the event's sender saw it)."""
+
+    bucket: str
+    key: str
+    event_name: str
+
+
+BucketEvent = ObjectCreated | ObjectRemoved
+
+
+def parse(body: bytes | str | dict[str, Any]) -> list[BucketEvent]:
+    """Every content-creating or removing record in a notification; [] for test and
+    tagging events.
 
     Raises ``MalformedEvent`` for a message that is not JSON or whose records lack
     the bucket or key.
@@ -51,12 +68,13 @@ def parse(body: bytes | str | dict[str, Any]) -> list[ObjectCreated]:
     return [event for record in records if (event := _parse_record(record)) is not None]
 
 
-def _parse_record(record: Any) -> ObjectCreated | None:
+def _parse_record(record: Any) -> BucketEvent | None:
     if not isinstance(record, dict):
         raise MalformedEvent("notification record is not a JSON object")
     name = str(record.get("eventName", "")).removeprefix("s3:")
     kind, _, action = name.partition(":")
-    if kind != "ObjectCreated" or action not in CONTENT_EVENTS:
+    created = kind == "ObjectCreated" and action in CONTENT_EVENTS
+    if not created and not (kind == "ObjectRemoved" and action in REMOVAL_EVENTS):
         return None
     try:
         s3 = record["s3"]
@@ -65,6 +83,8 @@ def _parse_record(record: Any) -> ObjectCreated | None:
         key = unquote_plus(str(obj["key"]))
     except (KeyError, TypeError) as e:
         raise MalformedEvent(f"notification record lacks {e}") from e
+    if not created:
+        return ObjectRemoved(bucket=bucket, key=key, event_name=name)
     etag = str(obj.get("eTag") or obj.get("etag") or "").strip('"')
     return ObjectCreated(
         bucket=bucket, key=key, etag=etag, size=int(obj.get("size") or 0), event_name=name

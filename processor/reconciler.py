@@ -6,6 +6,8 @@ be deleted by hand. One pass, page by page in constant memory, queues again:
 - every unfinished job nobody is working on: ``processing`` past its lease, or
   ``pending`` for longer than ``stale_after`` (a job message);
 - every complete image whose derivatives are missing (all its jobs redone).
+It also finishes deletions cut short (``processor.removal``), and removes derivatives
+whose original and row are both gone.
 Failed jobs are left for a person to retry. Running it twice queues nothing new for
 work already queued: the handlers are idempotent.
 """
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import groupby, islice
 from typing import Protocol
 
 import structlog
@@ -28,12 +30,14 @@ from sqlalchemy import select, text
 from glowworm import lifecycle
 from glowworm.ingest_messages import object_created_body
 from glowworm.job_messages import JobMessage
+from glowworm.layout import original_of
 from glowworm.models import Image, ProcessingJob, Status
 from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES
 from glowworm.topology import Topology
 from processor import blobs
 from processor.context import Context
+from processor.removal import discard, purge
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +57,9 @@ class ReconcileReport:
     registered: int = 0
     resumed: int = 0
     redone: int = 0
+    # Soft-deleted images purged, and derivatives removed whose original is gone.
+    purged: int = 0
+    swept: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
@@ -112,6 +119,8 @@ def reconcile(
             }
             for key, etag, size in page:
                 image = rows.get(key)
+                if image is not None and image.deleted_at is not None:
+                    continue  # being deleted: the purges below finish it
                 if image is None or image.etag != etag or not image.jobs:
                     publisher.publish_ingest(
                         object_created_body(bucket, key, etag, size, "glowworm:reconciler")
@@ -141,10 +150,48 @@ def reconcile(
         # After the commit, so a handler that takes the message finds the reset rows.
         for message in to_publish:
             publisher.publish_job(message)
+    report.purged = _purge_deleted(ctx, started - stale_after)
+    report.swept = _sweep_derivatives(ctx)
     report.seconds = round((datetime.now(UTC) - started).total_seconds(), 2)
-    queued = report.registered + report.resumed + report.redone
+    queued = report.registered + report.resumed + report.redone + report.purged + report.swept
     (log.info if queued else log.debug)("reconcile.done", **report.as_dict())
     return report
+
+
+def _purge_deleted(ctx: Context, before: datetime) -> int:
+    """Finish every deletion that started before ``before`` and is not done (its
+    purge was cut short, or its removal message lost). Returns how many ended."""
+    with ctx.database() as session:
+        rows = session.execute(
+            select(Image.bucket, Image.key).where(
+                Image.deleted_at.is_not(None), Image.deleted_at < before
+            )
+        ).all()
+    return sum(1 for bucket, key in rows if purge(ctx, bucket, key).events)
+
+
+def _sweep_derivatives(ctx: Context) -> int:
+    """Remove the derivatives whose original and row are both gone (a delete whose
+    event never came, objects left by hand). Returns how many were removed.
+
+    The listing is read in key order, one prefix's derivatives at a time, so memory
+    stays constant. A cut prefix (``glowworm.layout``) does not name its original; only
+    the rows keep those.
+    """
+    listed = blobs.listing(ctx.s3, ctx.settings.derivatives_bucket)
+    removed = 0
+    for prefix, group in groupby((key for key, _, _ in listed), lambda k: k.rsplit("/", 1)[0]):
+        found = original_of(prefix)
+        if found is None or found[0] != ctx.settings.originals_bucket:
+            continue
+        bucket, key = found
+        with ctx.database() as session:
+            if session.scalar(select(Image.id).where(Image.bucket == bucket, Image.key == key)):
+                continue
+        if blobs.exists(ctx.s3, bucket, key):
+            continue  # not registered yet: the pass above queued its ingest
+        removed += discard(ctx, group)
+    return removed
 
 
 # Postgres advisory lock key: one reconciler pass at a time across all processors.

@@ -275,18 +275,25 @@ def _event_key(event: ObjectCreated) -> str:
     return event.key
 
 
+def _created(body: bytes) -> list[ObjectCreated]:
+    """The object-created records of a notification (removals have taps of their own)."""
+    return [event for event in parse(body) if isinstance(event, ObjectCreated)]
+
+
 @pytest.fixture
 def ingest_tap(settings: Settings) -> Iterator[EventTap]:
     """What the API (or the reconciler) queued for ingest; MinIO's events go elsewhere."""
     with Connection(settings.amqp_url) as connection:
-        yield Tap(connection, Topology.from_settings(settings).jobs, INGEST_KEY, parse, _event_key)
+        yield Tap(
+            connection, Topology.from_settings(settings).jobs, INGEST_KEY, _created, _event_key
+        )
 
 
 @pytest.fixture
 def storage_event_tap(settings: Settings) -> Iterator[EventTap]:
     """MinIO's own bucket notifications (every bucket's: filter by key)."""
     with Connection(settings.amqp_url) as connection:
-        yield Tap(connection, Topology.from_settings(settings).events, "", parse, _event_key)
+        yield Tap(connection, Topology.from_settings(settings).events, "", _created, _event_key)
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from glowworm.ingest_messages import object_created_body
-from processor.notifications import ObjectCreated, parse
+from glowworm.ingest_messages import object_created_body, object_removed_body
+from processor.notifications import ObjectCreated, ObjectRemoved, parse
 
 
 def test_body_reads_back_with_the_exact_key_etag_and_size() -> None:
@@ -17,4 +17,12 @@ def test_body_reads_back_with_the_exact_key_etag_and_size() -> None:
             size=1234,
             event_name="ObjectCreated:Put",
         )
+    ]
+
+
+def test_a_removal_reads_back_with_the_exact_key() -> None:
+    key = "uploads/7/abc/camera roll + café/50%.jpg"
+    body = object_removed_body("originals", key, "glowworm:upload-service")
+    assert parse(body) == [
+        ObjectRemoved(bucket="originals", key=key, event_name="ObjectRemoved:Delete")
     ]

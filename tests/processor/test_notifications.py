@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from processor.notifications import MalformedEvent, ObjectCreated, parse
+from processor.notifications import MalformedEvent, ObjectCreated, ObjectRemoved, parse
 
 
 def record(
@@ -46,6 +46,7 @@ def test_unicode_key_is_decoded() -> None:
 @pytest.mark.parametrize("prefix", ["s3:", ""])
 def test_content_events_from_minio_and_aws_are_read(name: str, prefix: str) -> None:
     [event] = parse({"Records": [record(f"{prefix}ObjectCreated:{name}", "k.jpg", etag='"q"')]})
+    assert isinstance(event, ObjectCreated)
     assert event.key == "k.jpg"
     assert event.etag == "q"
 
@@ -55,12 +56,23 @@ def test_content_events_from_minio_and_aws_are_read(name: str, prefix: str) -> N
     [
         "s3:ObjectCreated:PutTagging",
         "s3:ObjectCreated:DeleteTagging",
-        "s3:ObjectRemoved:Delete",
         "ObjectCreated:PutRetention",
+        "s3:ObjectRestore:Completed",
     ],
 )
 def test_events_without_new_bytes_are_ignored(name: str) -> None:
     assert parse({"Records": [record(name, "k.jpg")]}) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["s3:ObjectRemoved:Delete", "ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated"],
+)
+def test_a_removal_names_the_key_that_is_gone(name: str) -> None:
+    [event] = parse({"Records": [record(name, "caf%C3%A9+1.jpg")]})
+    assert event == ObjectRemoved(
+        bucket="originals", key="café 1.jpg", event_name=name.removeprefix("s3:")
+    )
 
 
 def test_test_events_and_messages_without_records_are_skipped() -> None:
