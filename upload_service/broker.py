@@ -17,7 +17,7 @@ from kombu.exceptions import KombuError
 from kombu.pools import ProducerPool
 
 from glowworm.errors import DependencyUnavailable, FailureKind
-from glowworm.ingest_messages import object_created_body
+from glowworm.ingest_messages import object_created_body, object_removed_body
 from glowworm.job_messages import JobMessage
 from glowworm.pipeline_control import ControlCommand
 from glowworm.publishing import BrokerPublisher
@@ -72,7 +72,10 @@ class Broker:
         Raises ``BrokerUnavailable`` when RabbitMQ cannot be reached, refuses the message,
         or does not confirm it within ``INGEST_RETRY``.
         """
-        body = object_created_body(bucket, key, etag, size, INGEST_SOURCE)
+        self._publish(object_created_body(bucket, key, etag, size, INGEST_SOURCE))
+
+    def _publish(self, body: str) -> None:
+        """Put a notification on the ingest queue over a pooled connection, confirmed."""
         try:
             with self._producers.acquire(block=True, timeout=ACQUIRE_TIMEOUT_SECONDS) as producer:
                 publisher = BrokerPublisher(
@@ -81,6 +84,12 @@ class Broker:
                 publisher.publish_ingest(body)
         except (KombuError, AMQPError, MessageNacked, OSError) as e:
             raise BrokerUnavailable(f"{type(e).__name__}: {e}") from e
+
+    def publish_removal(self, bucket: str, key: str) -> None:
+        """Queue the purge of an image whose original is deleted (``processor.removal``),
+        as MinIO's own removal event would; raises ``BrokerUnavailable`` like
+        ``publish_ingest``."""
+        self._publish(object_removed_body(bucket, key, INGEST_SOURCE))
 
     def declare(self) -> None:
         with self._connect() as connection:

@@ -34,9 +34,10 @@ FILE_SIZES = ("original", *SIZES_BY_NAME)
 
 
 def visible_image(session: Session, user: User, image_id: int) -> Image:
-    """The image if the caller may see it; 404 otherwise (no hint that it exists)."""
+    """The image if the caller may see it; 404 otherwise (no hint that it exists), and
+    for an image being deleted."""
     image = session.get(Image, image_id)
-    if image is None or (image.owner_id != user.id and not user.is_admin):
+    if image is None or image.deleted_at or (image.owner_id != user.id and not user.is_admin):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
     return image
 

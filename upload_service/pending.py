@@ -90,7 +90,11 @@ def earlier_copy(resources: Resources, owner_id: int, sha256: str) -> Image | No
     with resources.sessions() as session:
         return session.scalars(
             select(Image)
-            .where(Image.owner_id == owner_id, Image.sha256 == sha256.lower())
+            .where(
+                Image.owner_id == owner_id,
+                Image.sha256 == sha256.lower(),
+                Image.deleted_at.is_(None),
+            )
             .order_by(Image.id)
             .limit(1)
         ).first()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -163,6 +164,12 @@ class RetryResponse(BaseModel):
     image_id: int
     retried_jobs: list[int]
     status: ProcessingStatus
+
+
+class DeleteAccepted(BaseModel):
+    id: int
+    # "deleting": gone from every route; its files and row are being removed.
+    status: Literal["deleting"]
 
 
 class QueueDepth(BaseModel):

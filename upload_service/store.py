@@ -149,3 +149,11 @@ def abort_multipart(s3: S3Client, bucket: str, key: str, upload_id: str) -> None
         s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
     except (ClientError, BotoCoreError) as e:
         raise _translate(e, bucket, key) from e
+
+
+def delete(s3: S3Client, bucket: str, key: str) -> None:
+    """Remove the object under ``key``; one already gone is no error (S3 answers the same)."""
+    try:
+        s3.delete_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as e:
+        raise _translate(e, bucket, key) from e

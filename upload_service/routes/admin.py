@@ -72,7 +72,8 @@ def retry_failed(_: AdminDep, session: SessionDep, resources: ResourcesDep) -> d
         .where(
             Image.id.in_(
                 select(ProcessingJob.image_id).where(ProcessingJob.status == Status.FAILED)
-            )
+            ),
+            Image.deleted_at.is_(None),
         )
         .with_for_update()
     ).all()

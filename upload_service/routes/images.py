@@ -1,21 +1,32 @@
-"""Images: list, detail, processing status, a redirect to any size, and retry."""
+"""Images: list, detail, processing status, a redirect to any size, retry, and delete."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
 from glowworm import lifecycle
 from glowworm.models import Image, JobAttempt, Status, User
+from upload_service import store
+from upload_service.broker import BrokerUnavailable
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
 from upload_service.etags import json_or_not_modified
 from upload_service.files import file_redirect, visible_image
-from upload_service.schemas import ImageOut, ImagePage, ProcessingStatus, RetryResponse
+from upload_service.schemas import (
+    DeleteAccepted,
+    ImageOut,
+    ImagePage,
+    ProcessingStatus,
+    RetryResponse,
+)
 from upload_service.views import image_out, processing_status
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 
@@ -36,7 +47,11 @@ def list_images(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    query = select(Image, User.name).join(User, User.id == Image.owner_id)
+    query = (
+        select(Image, User.name)
+        .join(User, User.id == Image.owner_id)
+        .where(Image.deleted_at.is_(None))
+    )
     if not user.is_admin:
         query = query.where(Image.owner_id == user.id)
     if key is not None:
@@ -101,7 +116,7 @@ def retry_processing(
 ) -> RetryResponse:
     """Queue the image's failed or stuck jobs again, ahead of the backlog, attempts reset."""
     image = session.get(Image, image_id, with_for_update=True)
-    if image is None or (image.owner_id != user.id and not user.is_admin):
+    if image is None or image.deleted_at or (image.owner_id != user.id and not user.is_admin):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
     if image.processing_status is Status.COMPLETE:
         raise HTTPException(
@@ -118,3 +133,44 @@ def retry_processing(
     return RetryResponse(
         image_id=image.id, retried_jobs=list(retried.job_ids), status=processing_status(image)
     )
+
+
+@router.delete(
+    "/{image_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeleteAccepted,
+    responses={
+        404: {"description": "no such image of yours, or it is deleted and purged"},
+        503: {"description": "the store is down: the deletion is recorded and ends later"},
+    },
+)
+def delete_image(
+    image_id: int, user: UserDep, session: SessionDep, resources: ResourcesDep
+) -> DeleteAccepted:
+    """Delete the image: its original, every derivative and its row.
+
+    The image disappears from every route at once (it is soft-deleted); the original
+    is removed now, and a processor removes the derivatives and purges the row
+    (``processor/removal.py``). Until then, the same call answers 202 again; after, 404.
+    """
+    image = session.get(Image, image_id, with_for_update=True)
+    if image is None or (image.owner_id != user.id and not user.is_admin):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
+    image.deleted_at = image.deleted_at or datetime.now(UTC)
+    bucket, key = image.bucket, image.key
+    session.commit()  # from here the deletion is recorded, and the reconciler ends it
+    try:
+        store.delete(resources.s3, bucket, key)
+    except store.StoreUnavailable as e:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"image {image_id} is deleted, but its files could not be removed yet ({e}); "
+            "they are removed once the store is back, and this call may be repeated",
+            headers={"Retry-After": "30"},
+        ) from e
+    try:
+        resources.broker.publish_removal(bucket, key)
+    except BrokerUnavailable:
+        # The store's own removal event, or the reconciler, purges it.
+        log.warning("delete.removal_not_queued", image_id=image_id)
+    return DeleteAccepted(id=image_id, status="deleting")

@@ -112,7 +112,7 @@ def complete_upload(
     # take seconds when a store is slow, and must not hold a pooled connection.
     with resources.sessions() as session:
         image = session.get(Image, image_id, options=_ROW_ONLY)
-        if image is None or image.owner_id != caller.id:
+        if image is None or image.deleted_at or image.owner_id != caller.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
         bucket, key, registered_etag = image.bucket, image.key, image.etag
         summary = status_summary(image)

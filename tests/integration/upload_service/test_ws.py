@@ -103,7 +103,8 @@ def test_both_replicas_relay_every_event_to_the_owner_and_admins_only(
         for ws in (owner_on_a, owner_on_b, admin_on_b):
             events = events_until(ws, image_id, StatusEventType.COMPLETE.value)
             types = [e["type"] for e in events]
-            assert set(types) == EVENT_TYPES - {StatusEventType.FAILED.value}, types
+            ended = {StatusEventType.FAILED.value, StatusEventType.DELETED.value}
+            assert set(types) == EVENT_TYPES - ended, types
             assert types[0] == StatusEventType.UPLOADED.value
             thumbnails = next(
                 e for e in events if e["type"] == "image:processing:thumbnail_complete"
@@ -139,6 +140,18 @@ def test_a_failure_reaches_the_owner_with_its_error(
     assert failed["processing_status"] == failed["thumbnail_status"] == "failed"
     assert "not a recognised image" in failed["error"]
     assert failed["thumbnail_urls"] == {}
+
+
+def test_a_deletion_reaches_the_owner(api_server: Any, make_token: Any, processors: Any) -> None:
+    server = api_server()
+    owner = make_token()
+    with socket_for(server, owner) as ws:
+        image_id = upload(server, owner, "orientation-landscape-6.jpg")
+        events_until(ws, image_id, StatusEventType.COMPLETE.value)
+        answer = httpx.delete(f"{server.url}/api/images/{image_id}", headers=owner, timeout=30)
+        assert answer.status_code == 202, answer.text
+        deleted = events_until(ws, image_id, StatusEventType.DELETED.value)[-1]
+    assert deleted["image_id"] == image_id
 
 
 def _publish(settings: Settings, event: StatusEvent) -> None:
