@@ -144,10 +144,11 @@ def pipeline_version() -> str:
 
 
 def derivative_headers(
-    name: DerivativeName, source_etag: str, width: int, height: int
+    name: DerivativeName, source_etag: str, width: int, height: int, sha256: str
 ) -> dict[str, str]:
     """The headers a derivative is stored with, so it describes itself in ``head-object``:
-    ``Cache-Control``, and user metadata (``x-amz-meta-*``) naming its source and shape."""
+    ``Cache-Control``, and user metadata (``x-amz-meta-*``) naming its source and shape,
+    and the SHA-256 of its own bytes (``sha256``; the manifest lists it)."""
     return {
         "Cache-Control": CACHE_CONTROL,
         "source-bucket": name.bucket,
@@ -157,6 +158,7 @@ def derivative_headers(
         "size": name.size.name,
         "width": str(width),
         "height": str(height),
+        "sha256": sha256,
         "pipeline": pipeline_version(),
     }
 

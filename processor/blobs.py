@@ -117,6 +117,20 @@ def delete(store: Minio, bucket: str, key: str) -> None:
         raise _translate(e, f"deleting s3://{bucket}/{key}", reading=False) from e
 
 
+def metadata(store: Minio, bucket: str, key: str) -> dict[str, str]:
+    """The object's user metadata (``x-amz-meta-{name}``), by ``name`` in lower case."""
+    try:
+        found = store.stat_object(bucket, key)
+    except _ERRORS as e:
+        raise _translate(e, f"reading s3://{bucket}/{key}", reading=True) from e
+    prefix = "x-amz-meta-"
+    return {
+        name.lower().removeprefix(prefix): value
+        for name, value in (found.metadata or {}).items()
+        if name.lower().startswith(prefix)
+    }
+
+
 def exists(store: Minio, bucket: str, key: str) -> bool:
     """Whether anything is stored under ``key`` now."""
     try:

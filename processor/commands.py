@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 
 from glowworm.settings import Settings
 from glowworm.topology import Topology
 from processor.context import Context
+from processor.manifests import rebuild_index
 from processor.reconciler import run_once
 from processor.settings import ProcessorSettings
 
@@ -33,8 +35,17 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild_index(settings: Settings, args: argparse.Namespace) -> int:
+    with Context.open(ProcessorSettings()) as ctx:
+        report = rebuild_index(ctx)
+    for manifest, problem in report.problems.items():
+        print(f"skipped {manifest}: {problem}", file=sys.stderr)
+    print(json.dumps(asdict(report)))
+    return 1 if report.problems else 0
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``reconcile`` to the ``glowworm`` subcommands; its ``run`` default takes the
+    """Add ``reconcile`` and ``rebuild-index`` to the ``glowworm`` subcommands; its ``run`` default takes the
     shared settings and the parsed arguments and returns the exit code."""
     reconcile = commands.add_parser(
         "reconcile", help="queue again every object or job the pipeline lost track of"
@@ -52,3 +63,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="also check that every derivative object exists in the store (slower)",
     )
     reconcile.set_defaults(run=_reconcile)
+    rebuild = commands.add_parser(
+        "rebuild-index",
+        help="make the image rows from the manifests in the derivatives bucket"
+        " (into an empty database; rows already there are kept)",
+    )
+    rebuild.set_defaults(run=_rebuild_index)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from glowworm import lifecycle
 from glowworm.errors import FailureKind, PermanentError, TransientError
+from glowworm.manifests import manifest_key
 from glowworm.models import Image, Status, User
 from glowworm.sizes import JobType
 from processor import blobs
@@ -56,6 +57,12 @@ def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> Finish
             if again and thumbnail.status is Status.PENDING:
                 return Finished(lifecycle.message_for(thumbnail))
             return Finished()
+        if image.etag is not None:
+            # New bytes: the old set's manifest goes now, so a manifest always means a
+            # complete set (the new one's is written once it is).
+            blobs.delete(
+                ctx.s3, ctx.settings.derivatives_bucket, manifest_key(image.bucket, image.key)
+            )
         message, uploaded = lifecycle.start_version(
             image, found.etag, found.size, datetime.now(UTC), max_attempts=ctx.settings.max_attempts
         )
@@ -90,7 +97,7 @@ def _find_or_register(session: Session, event: ObjectCreated, ctx: Context) -> I
     image = session.scalars(query.with_for_update()).one_or_none()
     if image is not None:
         return image
-    owner = _default_owner(session, ctx.settings.default_owner)
+    owner = user_named(session, ctx.settings.default_owner)
     try:
         with session.begin_nested():
             session.add(
@@ -106,7 +113,8 @@ def _find_or_register(session: Session, event: ObjectCreated, ctx: Context) -> I
     return session.scalars(query.with_for_update()).one()
 
 
-def _default_owner(session: Session, name: str) -> User:
+def user_named(session: Session, name: str) -> User:
+    """The user called ``name``, made (race-safely) if there is none."""
     query = select(User).where(User.name == name)
     user = session.scalars(query).one_or_none()
     if user is not None:

@@ -35,8 +35,8 @@ from glowworm.job_messages import JobMessage
 from glowworm.layout import DerivativeName, derivative_headers
 from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
 from glowworm.sizes import SIZES_BY_NAME, JobType, sizes_for
-from glowworm.status_events import StatusEvent
-from processor import blobs
+from glowworm.status_events import StatusEvent, StatusEventType
+from processor import blobs, manifests
 from processor.backoff import compute_backoff
 from processor.context import Context
 from processor.imaging.pipeline import Rendition, render
@@ -189,6 +189,7 @@ def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
     if msg.job_type is JobType.THUMBNAIL:
         duplicate = _record_metadata(msg, claim, digest, probe(data, ctx.limits), ctx)
         if duplicate is not None:
+            _write_manifest(ctx, msg)
             return duplicate
     quality = ctx.settings.jpeg_quality
     renditions = render(data, sizes_for(msg.job_type), quality=quality, limits=ctx.limits)
@@ -208,7 +209,13 @@ def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
             name.key_in_derivatives,
             rendition.data,
             rendition.content_type,
-            derivative_headers(name, msg.etag, rendition.width, rendition.height),
+            derivative_headers(
+                name,
+                msg.etag,
+                rendition.width,
+                rendition.height,
+                hashlib.sha256(rendition.data).hexdigest(),
+            ),
         )
         written.append((rendition, name.key_in_derivatives))
     try:
@@ -221,7 +228,19 @@ def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
     # The new keys are committed: the old version's objects go, unless a row (another
     # image sharing them as a duplicate) still names them.
     discard(ctx, replaced)
+    if any(event.type is StatusEventType.COMPLETE for event in finished.events):
+        _write_manifest(ctx, msg)
     return finished
+
+
+def _write_manifest(ctx: Context, msg: JobMessage) -> None:
+    """Write the manifest of the image just completed (``processor.manifests``). The
+    job is committed, so a failure here ends nothing: it is logged, and the image has
+    no manifest until it is processed again."""
+    try:
+        manifests.write(ctx, msg.image_id)
+    except ProcessingError as e:
+        log.warning("manifest.not_written", image_id=msg.image_id, error=str(e))
 
 
 def _record_metadata(

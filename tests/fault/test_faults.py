@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from glowworm.layout import derivative_prefix
+from glowworm.manifests import MANIFEST_NAME
 from glowworm.models import Derivative, Image, JobAttempt, ProcessingJob, Status
 from glowworm.sizes import ALL_SIZES
 from tests.conftest import CORPUS, Uploader
@@ -75,7 +76,9 @@ def audit(pipeline: Pipeline) -> dict[str, Any]:
     paginator = pipeline.s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=pipeline.settings.derivatives_bucket):
         for obj in page.get("Contents", []):
-            objects[by_prefix[obj["Key"].rsplit("/", 1)[0] + "/"]] += 1
+            prefix, name = obj["Key"].rsplit("/", 1)
+            if name != MANIFEST_NAME:  # written after the commit; not part of the count
+                objects[by_prefix[prefix + "/"]] += 1
     return {
         "images": len(images),
         "statuses": Counter(image.processing_status for image in images),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from glowworm.layout import CACHE_CONTROL, MAX_KEY_BYTES, derivative_prefix
+from glowworm.manifests import MANIFEST_NAME
 from glowworm.settings import Settings
 from glowworm.sizes import ALL_SIZES
 from tests.conftest import CORPUS, Uploader
@@ -49,8 +50,10 @@ def _image_id(client: Any, headers: dict[str, str], key: str, timeout: float = 3
 
 
 def _derivatives(s3: S3Client, bucket: str, prefix: str) -> list[str]:
+    """The sizes' objects under ``prefix`` (the manifest beside them is not one)."""
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
-    return sorted(obj["Key"] for obj in listed.get("Contents", []))
+    keys = (obj["Key"] for obj in listed.get("Contents", []))
+    return sorted(key for key in keys if not key.endswith(f"/{MANIFEST_NAME}"))
 
 
 def test_each_original_has_its_sizes_under_its_own_key_each_describing_itself(
@@ -95,6 +98,8 @@ def test_each_original_has_its_sizes_under_its_own_key_each_describing_itself(
             assert meta["source-sha256"] == sha
             assert (int(meta["width"]), int(meta["height"])) == shapes[size]
             assert meta["pipeline"].startswith("glowworm ")
+            stored = s3.get_object(Bucket=derivatives, Key=derived)["Body"].read()
+            assert meta["sha256"] == hashlib.sha256(stored).hexdigest()
         # The API serves the same objects: its redirect names the derivative's key.
         served = uploader.fetch(admin, image_id, "small")
         assert served.status_code == 200

@@ -10,6 +10,7 @@ from kombu import Connection
 from sqlalchemy import func, select, update
 
 from glowworm.job_messages import JobMessage
+from glowworm.manifests import MANIFEST_NAME
 from glowworm.models import Derivative, Image, ProcessingJob, Status
 from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES, JobType
@@ -89,5 +90,7 @@ def test_a_complete_image_missing_a_derivative_is_redone_once(ctx: Context, s3: 
 
     _process(ctx, queued)
     assert _statuses(ctx, first.image_id) == (Status.COMPLETE, [Status.COMPLETE] * 2)
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key.rsplit("/", 1)[0] + "/")
-    assert len(listed.get("Contents", [])) == len(ALL_SIZES)
+    prefix = key.rsplit("/", 1)[0] + "/"
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    names = sorted(obj["Key"].removeprefix(prefix) for obj in listed.get("Contents", []))
+    assert len(names) == len(ALL_SIZES) + 1 and MANIFEST_NAME in names, names

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from glowworm.job_messages import JobMessage
 from glowworm.layout import derivative_prefix
+from glowworm.manifests import MANIFEST_NAME
 from glowworm.models import Derivative, Image
 from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES, JobType
@@ -54,9 +55,14 @@ def _complete(ctx: Context, event: ObjectCreated) -> int:
 
 
 def _derivatives(ctx: Context, s3: S3Client, key: str) -> list[str]:
+    """Everything stored under the original's prefix: its sizes and its manifest."""
     prefix = derivative_prefix(ctx.settings.originals_bucket, key)
     listed = s3.list_objects_v2(Bucket=ctx.settings.derivatives_bucket, Prefix=prefix)
     return sorted(obj["Key"] for obj in listed.get("Contents", []))
+
+
+def _sizes(ctx: Context, s3: S3Client, key: str) -> list[str]:
+    return [k for k in _derivatives(ctx, s3, key) if not k.endswith(f"/{MANIFEST_NAME}")]
 
 
 def _original_exists(ctx: Context, s3: S3Client, key: str) -> bool:
@@ -76,7 +82,7 @@ def _removed(ctx: Context, key: str) -> ObjectRemoved:
 def test_a_tool_delete_removes_every_derivative_and_the_row(ctx: Context, s3: S3Client) -> None:
     key = "alice/2026/beach 1.jpg"
     image_id = _complete(ctx, _put(ctx, s3, key))
-    assert len(_derivatives(ctx, s3, key)) == len(ALL_SIZES)
+    assert len(_sizes(ctx, s3, key)) == len(ALL_SIZES)
 
     s3.delete_object(Bucket=ctx.settings.originals_bucket, Key=key)  # aws s3 rm
     outcome = remove(_removed(ctx, key), ctx)
@@ -98,7 +104,7 @@ def test_an_original_put_back_after_its_delete_is_kept(ctx: Context, s3: S3Clien
 
     assert remove(_removed(ctx, key), ctx) == Finished()
     assert _row(ctx, image_id) is not None
-    assert len(_derivatives(ctx, s3, key)) == len(ALL_SIZES)
+    assert len(_sizes(ctx, s3, key)) == len(ALL_SIZES)
 
 
 class _DeletesOnFirstWrite:
@@ -163,12 +169,12 @@ def test_deleting_an_original_keeps_what_its_duplicate_shares(ctx: Context, s3: 
     with ctx.sessions() as session:
         shared = list(session.scalars(select(Derivative.key).where(Derivative.image_id == copy_id)))
     assert len(shared) == len(ALL_SIZES)
-    assert set(shared) == set(_derivatives(ctx, s3, first))  # the duplicate's are the first's
+    assert set(shared) == set(_sizes(ctx, s3, first))  # the duplicate's are the first's
 
     s3.delete_object(Bucket=ctx.settings.originals_bucket, Key=first)
     remove(_removed(ctx, first), ctx)
 
-    assert _derivatives(ctx, s3, first) == sorted(shared)  # still serving the duplicate
+    assert _sizes(ctx, s3, first) == sorted(shared)  # still serving the duplicate
     assert _row(ctx, copy_id) is not None
 
 
@@ -177,9 +183,9 @@ def test_new_bytes_replace_the_old_derivatives_once_the_new_are_stored(
 ) -> None:
     key = "alice/2026/overwritten.jpg"
     image_id = _complete(ctx, _put(ctx, s3, key))
-    old = set(_derivatives(ctx, s3, key))
+    old = set(_sizes(ctx, s3, key))
     assert _complete(ctx, _put(ctx, s3, key, "pillow-cmyk.jpg")) == image_id
-    new = set(_derivatives(ctx, s3, key))
+    new = set(_sizes(ctx, s3, key))
     assert len(new) == len(ALL_SIZES) and not new & old
     with ctx.sessions() as session:
         named = set(session.scalars(select(Derivative.key).where(Derivative.image_id == image_id)))

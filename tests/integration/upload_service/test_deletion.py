@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from glowworm.layout import derivative_prefix
+from glowworm.manifests import MANIFEST_NAME
 from glowworm.settings import Settings
 from glowworm.sizes import ALL_SIZES
 from tests.conftest import CORPUS, Uploader
@@ -27,6 +28,10 @@ def _photo() -> bytes:
 def _listed(s3: S3Client, bucket: str, prefix: str) -> list[str]:
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     return sorted(obj["Key"] for obj in listed.get("Contents", []))
+
+
+def _manifest_written(s3: S3Client, settings: Settings, prefix: str) -> bool:
+    return prefix + MANIFEST_NAME in _listed(s3, settings.derivatives_bucket, prefix)
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
@@ -60,7 +65,9 @@ def test_the_owner_deletes_an_image_and_everything_of_it_goes(
     image_id, key = body["id"], body["key"]
     assert uploader.wait(owner, image_id)["processing_status"] == "complete"
     prefix = derivative_prefix(settings.originals_bucket, key)
-    assert len(_listed(s3, settings.derivatives_bucket, prefix)) == len(ALL_SIZES)
+    # The manifest comes last, once every size is stored.
+    _until(lambda: _manifest_written(s3, settings, prefix), "a manifest")
+    assert len(_listed(s3, settings.derivatives_bucket, prefix)) == len(ALL_SIZES) + 1
 
     refused = uploader.client.delete(f"/api/images/{image_id}", headers=stranger)
     assert refused.status_code == 404, refused.text
@@ -93,7 +100,9 @@ def test_an_s3_tool_delete_removes_the_derivatives_and_the_row(
     image_id = _image_id(uploader, admin, key)
     assert uploader.wait(admin, image_id)["processing_status"] == "complete"
     prefix = derivative_prefix(settings.originals_bucket, key)
-    assert len(_listed(s3, settings.derivatives_bucket, prefix)) == len(ALL_SIZES)
+    # The manifest comes last, once every size is stored.
+    _until(lambda: _manifest_written(s3, settings, prefix), "a manifest")
+    assert len(_listed(s3, settings.derivatives_bucket, prefix)) == len(ALL_SIZES) + 1
 
     s3.delete_object(Bucket=settings.originals_bucket, Key=key)  # aws s3 rm
 
