@@ -45,8 +45,9 @@ def _rebuild_index(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``reconcile`` and ``rebuild-index`` to the ``glowworm`` subcommands; its ``run`` default takes the
-    shared settings and the parsed arguments and returns the exit code."""
+    """Add ``reconcile`` and ``rebuild-index`` to the ``glowworm`` subcommands; each
+    one's ``run`` default takes the shared settings and the parsed arguments and returns
+    the exit code."""
     reconcile = commands.add_parser(
         "reconcile", help="queue again every object or job the pipeline lost track of"
     )
