@@ -116,6 +116,18 @@ def _seen(client: TestClient, admin: dict[str, str], http: httpx.Client) -> dict
     return seen
 
 
+def _rebuild_index(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``glowworm rebuild-index`` as an operator runs it, with ``env``'s settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "glowworm.cli", "rebuild-index"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _admin(settings: UploadSettings) -> dict[str, str]:
     engine = make_engine(settings.database_url)
     with make_session_factory(engine).begin() as session:
@@ -150,14 +162,7 @@ def test_the_buckets_alone_rebuild_every_image_the_api_shows(
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLOWWORM_")}
     env |= {f"GLOWWORM_{name.upper()}": str(value) for name, value in empty.model_dump().items()}
-    run = subprocess.run(
-        [sys.executable, "-m", "glowworm.cli", "rebuild-index"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _rebuild_index(env)
     # The corrupt manifest is reported by its key, and the others are rebuilt.
     assert run.returncode == 1, run.stderr
     assert f"skipped {broken}: " in run.stderr
@@ -169,14 +174,7 @@ def test_the_buckets_alone_rebuild_every_image_the_api_shows(
     assert after == before
 
     # Running it again changes nothing.
-    again = subprocess.run(
-        [sys.executable, "-m", "glowworm.cli", "rebuild-index"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = _rebuild_index(env)
     assert '"restored": 0' in again.stdout and '"already_there": 3' in again.stdout, again.stdout
     engine = make_engine(empty.database_url)
     with make_session_factory(engine)() as session:
