@@ -170,27 +170,36 @@ def _purge_deleted(ctx: Context, before: datetime) -> int:
     return sum(1 for bucket, key in rows if purge(ctx, bucket, key).events)
 
 
-def _sweep_derivatives(ctx: Context) -> int:
+def _sweep_derivatives(ctx: Context, page_size: int = PAGE_SIZE) -> int:
     """Remove the derivatives whose original and row are both gone (a delete whose
     event never came, objects left by hand). Returns how many were removed.
 
-    The listing is read in key order, one prefix's derivatives at a time, so memory
-    stays constant. A cut prefix (``glowworm.layout``) does not name its original; only
-    the rows keep those.
+    The listing is read in key order, one prefix's derivatives at a time, and looked
+    up a page of prefixes per query, so memory stays constant. A cut prefix
+    (``glowworm.layout``) does not name its original; only the rows keep those.
     """
+    bucket = ctx.settings.originals_bucket
     listed = blobs.listing(ctx.s3, ctx.settings.derivatives_bucket)
+    groups = groupby((key for key, _, _ in listed), lambda k: k.rsplit("/", 1)[0])
+    named = (
+        (found[1], list(keys))
+        for prefix, keys in groups
+        if (found := original_of(prefix)) is not None and found[0] == bucket
+    )
     removed = 0
-    for prefix, group in groupby((key for key, _, _ in listed), lambda k: k.rsplit("/", 1)[0]):
-        found = original_of(prefix)
-        if found is None or found[0] != ctx.settings.originals_bucket:
-            continue
-        bucket, key = found
+    while page := list(islice(named, page_size)):
         with ctx.database() as session:
-            if session.scalar(select(Image.id).where(Image.bucket == bucket, Image.key == key)):
-                continue
-        if blobs.exists(ctx.s3, bucket, key):
-            continue  # not registered yet: the pass above queued its ingest
-        removed += discard(ctx, group)
+            known = set(
+                session.scalars(
+                    select(Image.key).where(
+                        Image.bucket == bucket, Image.key.in_([key for key, _ in page])
+                    )
+                )
+            )
+        for key, keys in page:
+            if key in known or blobs.exists(ctx.s3, bucket, key):
+                continue  # registered, or not yet: the pass above queued its ingest
+            removed += discard(ctx, keys)
     return removed
 
 
