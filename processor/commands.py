@@ -11,11 +11,16 @@ import json
 import sys
 from dataclasses import asdict
 
+from kombu import Connection
+
+from glowworm.errors import TransientError
 from glowworm.settings import Settings
+from glowworm.status_events import StatusEvent
 from glowworm.topology import Topology
 from processor.context import Context
 from processor.manifests import rebuild_index
 from processor.reconciler import run_once
+from processor.removal import erase
 from processor.settings import ProcessorSettings
 
 
@@ -44,8 +49,36 @@ def _rebuild_index(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def _erase_user(settings: Settings, args: argparse.Namespace) -> int:
+    processor_settings = ProcessorSettings()
+    topology = Topology.from_settings(processor_settings)
+    with (
+        Context.open(processor_settings) as ctx,
+        Connection(processor_settings.amqp_url) as connection,
+    ):
+        producer = connection.Producer()
+
+        def announce(event: StatusEvent) -> None:
+            producer.publish(event.to_body(), exchange=topology.status, routing_key="")
+
+        try:
+            receipt = erase(ctx, args.name, announce)
+        except TransientError as e:
+            print(
+                f"{e}; the images that were marked stay deleted, the reconciler finishes"
+                " them, and this command may be run again",
+                file=sys.stderr,
+            )
+            return 1
+    if receipt is None:
+        print(f"no user named {args.name!r}", file=sys.stderr)
+        return 2
+    print(receipt.model_dump_json(indent=2))
+    return 0 if receipt.status == "erased" else 1
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``reconcile`` and ``rebuild-index`` to the ``glowworm`` subcommands; each
+    """Add ``reconcile``, ``rebuild-index`` and ``erase-user`` to the ``glowworm`` subcommands; each
     one's ``run`` default takes the shared settings and the parsed arguments and returns
     the exit code."""
     reconcile = commands.add_parser(
@@ -70,3 +103,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " (into an empty database; rows already there are kept)",
     )
     rebuild.set_defaults(run=_rebuild_index)
+    erase_user = commands.add_parser(
+        "erase-user",
+        help="erase every image of one user now (originals, derivatives, manifests, rows)"
+        " and print the receipt",
+    )
+    erase_user.add_argument("name", help="the user's name")
+    erase_user.set_defaults(run=_erase_user)

@@ -22,17 +22,18 @@ is removed instead of being registered as a new image.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
+from glowworm.erasure import ErasureReceipt, mark_erased
 from glowworm.errors import PermanentError
 from glowworm.layout import derivative_prefix
-from glowworm.models import Derivative, Image
-from glowworm.status_events import StatusEventType, event_for
+from glowworm.models import Derivative, Image, User
+from glowworm.status_events import StatusEvent, StatusEventType, event_for
 from processor import blobs
 from processor.context import Context
 from processor.notifications import ObjectRemoved
@@ -98,6 +99,33 @@ def purge(ctx: Context, bucket: str, key: str) -> Finished:
         session.execute(delete(Image).where(Image.id == image.id))
     log.info("removal.purged", image_id=event.image_id, key=key, derivatives=removed)
     return Finished(events=(event,))
+
+
+def erase(
+    ctx: Context, user_name: str, announce: Callable[[StatusEvent], None]
+) -> ErasureReceipt | None:
+    """Erase every image of the user called ``user_name`` now (``glowworm.erasure``),
+    passing each purge's status events to ``announce``; None if there is no such user.
+
+    The receipt says "erased" once every object it lists is gone from the store
+    ("erasing" if new bytes were put under an original's key meanwhile: that is a new
+    upload). A presign never PUT leaves no object, only its tombstone row. Raises
+    ``TransientError`` when storage or the database cannot be reached; the images stay
+    deleted and the reconciler finishes them.
+    """
+    now = datetime.now(UTC)
+    with ctx.database() as session:
+        user = session.scalars(select(User).where(User.name == user_name)).one_or_none()
+        if user is None:
+            return None
+        erased = mark_erased(session, user, ctx.settings.derivatives_bucket, now)
+    for image in erased:
+        for event in purge(ctx, image.bucket, image.key).events:
+            announce(event)
+    left = any(blobs.exists(ctx.s3, o.bucket, o.key) for image in erased for o in image.objects)
+    return ErasureReceipt(
+        user=user_name, requested_at=now, status="erasing" if left else "erased", images=erased
+    )
 
 
 def discard(ctx: Context, keys: Iterable[str], *, keep_for: int | None = None) -> int:

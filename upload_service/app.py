@@ -25,7 +25,7 @@ from upload_service.outages import answer_outages
 from upload_service.presign import GetSigner, PutSigner
 from upload_service.relay import StatusRelay
 from upload_service.resources import Resources
-from upload_service.routes import admin, companion, images, media, pages, uploads, ws
+from upload_service.routes import admin, companion, images, media, pages, uploads, users, ws
 from upload_service.settings import UploadSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -97,6 +97,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
     answer_outages(app)
     app.include_router(uploads.router)
     app.include_router(images.router)
+    app.include_router(users.router)
     app.include_router(admin.router)
     app.include_router(ws.router)
     app.include_router(companion.router)

@@ -151,6 +151,31 @@ def abort_multipart(s3: S3Client, bucket: str, key: str, upload_id: str) -> None
         raise _translate(e, bucket, key) from e
 
 
+# Keys per DeleteObjects request: the most S3 takes.
+DELETE_BATCH = 1000
+
+
+def delete_many(s3: S3Client, bucket: str, keys: list[str]) -> None:
+    """Remove every object under ``keys``, a thousand per request; those already gone
+    are no error. Raises ``StoreUnavailable`` or ``StoreRefused`` naming a key that
+    could not be removed."""
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start : start + DELETE_BATCH]
+        try:
+            answer = s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise _translate(e, bucket, batch[0]) from e
+        if errors := answer.get("Errors"):
+            first = errors[0]
+            raise StoreRefused(
+                f"the object store refused to remove {first.get('Key')!r}"
+                f" ({first.get('Code')}: {first.get('Message')})"
+                + (f" and {len(errors) - 1} more" if len(errors) > 1 else "")
+            )
+
+
 def delete(s3: S3Client, bucket: str, key: str) -> None:
     """Remove the object under ``key``; one already gone is no error (S3 answers the same)."""
     try:
