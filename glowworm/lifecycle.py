@@ -16,6 +16,10 @@ Each image has one thumbnail job and one variant job (``glowworm.sizes.JobType``
                          v      v
                    complete    failed   (a failed thumbnail job fails the variant job too)
 
+An image whose upload never stored anything has no jobs; once its URL has expired it
+is ``expired`` (``expire``), until an object lands under its key after all
+(``start_version``).
+
 Every writer of job rows (ingest, the jobs, the reconciler, the API's retry routes)
 changes them only through these functions, holding the image's row lock. Each brings
 the image's own statuses in step with its jobs and returns the status event the change
@@ -39,6 +43,14 @@ from glowworm.status_events import StatusEvent, StatusEventType, event_for
 # The order jobs run in: a reset queues the first, the others follow it.
 _ORDER = tuple(JobType)
 
+# How long a multipart upload may take: one still incomplete a day after it began is
+# aborted (the originals bucket's lifecycle rule, or the reconciler where the store has
+# none), so nothing can be stored under its key after that.
+MULTIPART_LIFETIME = timedelta(days=1)
+# The longest a presigned URL can live (SigV4): the upload window of a row from before
+# ``images.upload_expires_at``.
+LONGEST_PRESIGN = timedelta(days=7)
+
 
 def message_for(job: ProcessingJob) -> JobMessage:
     """The job message that points a worker at ``job`` (flushing a new row for its id)."""
@@ -59,6 +71,7 @@ def start_version(
     image.etag = etag
     image.size_bytes = size
     image.uploaded_at = now
+    image.processing_error = None
     image.sha256 = None
     image.duplicate_of_id = None
     image.processing_attempts = 0
@@ -212,6 +225,18 @@ def _to_complete(job: ProcessingJob, now: datetime) -> None:
     job.completed_at = now
     job.lease_expires_at = None
     job.error_kind = job.error_message = None
+
+
+def expire(image: Image, usable_until: datetime) -> None:
+    """Nothing was stored while the image's upload could store it: it is ``expired``,
+    and says why. Only for an image never uploaded (it has no jobs)."""
+    assert image.etag is None and not image.jobs, "only an upload that stored nothing expires"
+    image.processing_status = Status.EXPIRED
+    image.thumbnail_status = image.variant_status = Status.EXPIRED
+    image.processing_error = (
+        "expired: nothing was uploaded before the upload URL expired at"
+        f" {usable_until:%Y-%m-%d %H:%M:%S} UTC; ask for a new upload"
+    )
 
 
 def sync_image_status(image: Image, now: datetime) -> None:

@@ -30,12 +30,15 @@ from glowworm.sizes import JobType
 
 
 class Status(StrEnum):
-    """Life of an image or a job; the same four words everywhere (the PRD's)."""
+    """Life of an image or a job; the same words everywhere (the PRD's four, and one
+    more for an image only)."""
 
     PENDING = "pending"
     PROCESSING = "processing"
     COMPLETE = "complete"
     FAILED = "failed"
+    # An upload whose URL expired with nothing stored (``glowworm.lifecycle.expire``).
+    EXPIRED = "expired"
 
 
 def _enum(enum: type[StrEnum], name: str) -> Enum:
@@ -135,6 +138,9 @@ class Image(Base):
     last_processing_attempt: Mapped[datetime | None] = mapped_column(UtcDateTime())
     processing_completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     processing_error: Mapped[str | None] = mapped_column(Text)
+    # Until when the upload's URL (or multipart upload) can still store the original;
+    # past it, and a grace period, with nothing stored the image is expired.
+    upload_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Set when a deletion begins (the API's DELETE, or the original removed with an S3
     # tool): the API no longer shows the image, no job records anything for it, and the
     # row goes once its objects are gone (processor/removal.py).

@@ -1,4 +1,5 @@
-"""One-shot set-up: schema, broker topology, both buckets, the bucket notification.
+"""One-shot set-up: schema, broker topology, both buckets, the rule aborting
+abandoned multipart uploads, the bucket notification.
 
 Run by ``glowworm setup`` (locally, in CI and in the compose ``setup`` service), so all
 three places wire MinIO the same way.
@@ -15,11 +16,13 @@ from alembic.config import Config
 from botocore.exceptions import ClientError
 from kombu import Connection
 
+from glowworm.lifecycle import MULTIPART_LIFETIME
 from glowworm.settings import Settings
 from glowworm.topology import Topology
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import LifecycleRuleTypeDef
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +52,49 @@ def ensure_bucket(s3: S3Client, bucket: str) -> None:
             "BucketAlreadyExists",
         ):
             raise
+
+
+# The lifecycle rule that aborts multipart uploads still incomplete after a day
+# (``glowworm.lifecycle.MULTIPART_LIFETIME``).
+ABORT_RULE_ID = "glowworm-abort-incomplete-uploads"
+
+
+def abort_incomplete_uploads(s3: S3Client, bucket: str) -> bool:
+    """Add the rule aborting a day-old incomplete multipart upload to ``bucket``'s
+    lifecycle, beside any rules it has; False where the store refuses the rule.
+
+    MinIO refuses it (it aborts uploads older than its ``stale_uploads_expiry``, 24 h
+    by default, by itself); the reconciler aborts them there too.
+    """
+    days = MULTIPART_LIFETIME.days
+    rule: LifecycleRuleTypeDef = {
+        "ID": ABORT_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+    }
+    try:
+        try:
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        if any(rule.get("ID") == ABORT_RULE_ID for rule in rules):
+            return True
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": [*rules, rule]}
+        )
+    except ClientError as e:
+        log.info(
+            "setup.no_abort_rule",
+            bucket=bucket,
+            reason=str(e),
+            note="the reconciler aborts incomplete multipart uploads after a day",
+        )
+        return False
+    log.info("setup.abort_rule_set", bucket=bucket, days=days)
+    return True
 
 
 def wire_notifications(s3: S3Client, bucket: str, queue_arn: str) -> None:
@@ -81,5 +127,6 @@ def provision(settings: Settings, s3: S3Client, *, schema: bool = True) -> None:
         Topology.from_settings(settings).declare(connection)
     ensure_bucket(s3, settings.originals_bucket)
     ensure_bucket(s3, settings.derivatives_bucket)
+    abort_incomplete_uploads(s3, settings.originals_bucket)
     if settings.s3_notify_arn:  # the demo's store sends no events; a watcher lists it instead
         wire_notifications(s3, settings.originals_bucket, settings.s3_notify_arn)

@@ -6,8 +6,9 @@ be deleted by hand. One pass, page by page in constant memory, queues again:
 - every unfinished job nobody is working on: ``processing`` past its lease, or
   ``pending`` for longer than ``stale_after`` (a job message);
 - every complete image whose derivatives are missing (all its jobs redone).
-It also finishes deletions cut short (``processor.removal``), and removes derivatives
-whose original and row are both gone.
+It also finishes deletions cut short (``processor.removal``), removes derivatives
+whose original and row are both gone, marks expired the uploads that stored nothing
+before their URL expired, and aborts multipart uploads left incomplete for a day.
 Failed jobs are left for a person to retry. Running it twice queues nothing new for
 work already queued: the handlers are idempotent.
 """
@@ -23,17 +24,21 @@ from itertools import groupby, islice
 from typing import Protocol
 
 import structlog
+from botocore.exceptions import BotoCoreError, ClientError
 from kombu import Connection
 from minio import Minio
-from sqlalchemy import select, text
+from sqlalchemy import and_, or_, select, text
 
 from glowworm import lifecycle
+from glowworm.errors import FailureKind, TransientError
 from glowworm.ingest_messages import object_created_body
 from glowworm.job_messages import JobMessage
 from glowworm.layout import original_of
+from glowworm.lifecycle import LONGEST_PRESIGN, MULTIPART_LIFETIME
 from glowworm.models import Image, ProcessingJob, Status
 from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES
+from glowworm.storage import make_s3_client
 from glowworm.topology import Topology
 from processor import blobs
 from processor.context import Context
@@ -60,6 +65,9 @@ class ReconcileReport:
     # Soft-deleted images purged, and derivatives removed whose original is gone.
     purged: int = 0
     swept: int = 0
+    # Uploads marked expired, and incomplete multipart uploads aborted.
+    expired: int = 0
+    aborted: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
@@ -95,11 +103,15 @@ def reconcile(
     stale_after: timedelta = timedelta(minutes=10),
     verify_objects: bool = False,
     page_size: int = PAGE_SIZE,
+    abandoned_grace: timedelta = timedelta(hours=1),
+    multipart_lifetime: timedelta = MULTIPART_LIFETIME,
 ) -> ReconcileReport:
     """One pass over the originals bucket; returns what it queued.
 
     ``verify_objects`` also lists each complete image's derivatives in the store (one
-    request per image), rather than trusting the derivative rows.
+    request per image), rather than trusting the derivative rows. An upload that stored
+    nothing is expired ``abandoned_grace`` after its URL expired; a multipart upload
+    still incomplete ``multipart_lifetime`` after it began is aborted.
     """
     report = ReconcileReport()
     started = datetime.now(UTC)
@@ -152,6 +164,9 @@ def reconcile(
             publisher.publish_job(message)
     report.purged = _purge_deleted(ctx, started - stale_after)
     report.swept = _sweep_derivatives(ctx)
+    # Aborted first: an upload aborted now expires its image in this same pass.
+    report.aborted = _abort_incomplete_uploads(ctx, started - multipart_lifetime)
+    report.expired = _expire_abandoned(ctx, started - abandoned_grace, page_size)
     report.seconds = round((datetime.now(UTC) - started).total_seconds(), 2)
     queued = report.registered + report.resumed + report.redone + report.purged + report.swept
     (log.info if queued else log.debug)("reconcile.done", **report.as_dict())
@@ -203,6 +218,74 @@ def _sweep_derivatives(ctx: Context, page_size: int = PAGE_SIZE) -> int:
     return removed
 
 
+def _abort_incomplete_uploads(ctx: Context, began_before: datetime) -> int:
+    """Abort the multipart uploads into the originals bucket that began before
+    ``began_before`` and are still incomplete (where the store runs no lifecycle rule
+    for them; MinIO has none). Returns how many were aborted."""
+    # boto3, not MinIO's client: only boto3 lists multipart uploads in its public API.
+    s3 = make_s3_client(ctx.settings)
+    bucket = ctx.settings.originals_bucket
+    aborted = 0
+    try:
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] >= began_before:
+                    continue
+                s3.abort_multipart_upload(
+                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                log.info("reconcile.upload_aborted", key=upload["Key"], began=upload["Initiated"])
+                aborted += 1
+    except (BotoCoreError, ClientError) as e:
+        raise TransientError(FailureKind.STORAGE, f"listing multipart uploads: {e}") from e
+    return aborted
+
+
+def _expire_abandoned(ctx: Context, usable_before: datetime, page_size: int) -> int:
+    """Mark expired every upload into the originals bucket that stored nothing and
+    could store nothing after ``usable_before`` (``glowworm.lifecycle.expire``).
+    Returns how many were marked.
+
+    An object under the key after all (a PUT whose bucket event is late) is left to the
+    pass above, which queued its ingest.
+    """
+    past_use = or_(
+        Image.upload_expires_at < usable_before,
+        and_(
+            Image.upload_expires_at.is_(None),
+            Image.created_at < usable_before - LONGEST_PRESIGN,
+        ),
+    )
+    query = (
+        select(Image)
+        .where(
+            Image.bucket == ctx.settings.originals_bucket,
+            Image.etag.is_(None),
+            Image.deleted_at.is_(None),
+            Image.processing_status == Status.PENDING,
+            past_use,
+        )
+        .order_by(Image.id)
+        .limit(page_size)
+        .with_for_update(skip_locked=True)
+    )
+    expired, last = 0, 0
+    while True:
+        with ctx.database() as session:
+            page = session.scalars(query.where(Image.id > last)).all()
+            for image in page:
+                if image.jobs or blobs.exists(ctx.s3, image.bucket, image.key):
+                    continue
+                lifecycle.expire(
+                    image, image.upload_expires_at or image.created_at + LONGEST_PRESIGN
+                )
+                log.info("reconcile.upload_expired", image_id=image.id, key=image.key)
+                expired += 1
+        if len(page) < page_size:
+            return expired
+        last = page[-1].id
+
+
 # Postgres advisory lock key: one reconciler pass at a time across all processors.
 _LOCK_KEY = 0x6C6F77  # "low", as in glowworm
 
@@ -236,6 +319,7 @@ def run_once(
                 publisher,
                 stale_after=timedelta(seconds=ctx.settings.stale_after_seconds),
                 verify_objects=verify_objects,
+                abandoned_grace=timedelta(seconds=ctx.settings.abandoned_grace_seconds),
             )
 
 

@@ -21,6 +21,9 @@ class ProcessorSettings(Settings):
     reconcile_interval_seconds: float = Field(default=300.0, ge=0)
     # A pending job untouched this long is taken for lost and queued again.
     stale_after_seconds: float = Field(default=600.0, gt=0)
+    # An upload that stored nothing is expired this long after its URL expired: a PUT
+    # begun before then may still be sending, and its bucket event may be late.
+    abandoned_grace_seconds: float = Field(default=3600.0, ge=0)
     # CPU priority given up to the request path (os.nice increment, 0-19): on a machine the
     # processors share with the API and the stores, uploads are answered first and the
     # background work takes the rest of the CPU. Only felt when the CPUs are all busy.

@@ -7,6 +7,7 @@ finds the same kind of row whoever signed the upload.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -55,8 +56,11 @@ def pending_row(
     content_type: str,
     size: int | None = None,
     sha256: str | None = None,
+    *,
+    usable_until: datetime,
 ) -> dict[str, Any]:
-    """The columns of the pending row of an upload about to happen, under a fresh key."""
+    """The columns of the pending row of an upload about to happen, under a fresh key;
+    ``usable_until`` is when its URL (or multipart upload) can no longer store it."""
     return {
         "owner_id": owner_id,
         "bucket": bucket,
@@ -69,6 +73,7 @@ def pending_row(
         "thumbnail_status": Status.PENDING,
         "variant_status": Status.PENDING,
         "processing_attempts": 0,
+        "upload_expires_at": usable_until,
     }
 
 

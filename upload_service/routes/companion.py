@@ -24,6 +24,7 @@ are ``{"detail": ...}`` with the same 4xx codes as ``POST /api/uploads``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -32,11 +33,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from glowworm.lifecycle import MULTIPART_LIFETIME
 from glowworm.models import Image, User
 from upload_service import presign, store
 from upload_service.broker import BrokerUnavailable
 from upload_service.browser_auth import BrowserUserDep
-from upload_service.deps import ResourcesDep, SessionDep
+from upload_service.deps import ResourcesDep, SessionDep, utcnow
 from upload_service.pending import checked_upload, new_image, pending_row
 from upload_service.resources import Resources
 from upload_service.schemas import (
@@ -83,9 +85,12 @@ def upload_parameters(
     """A POST policy for one object, bound to the content type and the size limit."""
     settings = resources.settings
     name, content_type = checked_upload(filename, type_, None, settings.max_upload_bytes)
+    expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
     image = new_image(
         session.connection(),
-        pending_row(user.id, settings.originals_bucket, name, content_type),
+        pending_row(
+            user.id, settings.originals_bucket, name, content_type, usable_until=expires_at
+        ),
     )
     url, fields = presign.post_policy(
         resources.signer,
@@ -109,9 +114,13 @@ def create_multipart(
 ) -> CompanionMultipartCreated:
     settings = resources.settings
     name, content_type = checked_upload(body.filename, body.type, None, settings.max_upload_bytes)
+    # Parts are signed as the client asks for them; the upload itself lasts a day.
+    expires_at = utcnow() + MULTIPART_LIFETIME
     image = new_image(
         session.connection(),
-        pending_row(user.id, settings.originals_bucket, name, content_type),
+        pending_row(
+            user.id, settings.originals_bucket, name, content_type, usable_until=expires_at
+        ),
     )
     upload_id = store.create_multipart(resources.s3, image.bucket, image.key, content_type)
     return CompanionMultipartCreated(key=image.key, uploadId=upload_id, bucket=image.bucket)

@@ -62,6 +62,8 @@ def list_images(
             query = query.where(Image.key == key)
     if status_ is not None:
         query = query.where(Image.processing_status == status_)
+    else:  # an upload that stored nothing is listed only when asked for
+        query = query.where(Image.processing_status != Status.EXPIRED)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Image.id.desc()).limit(limit).offset(offset)).all()
     page = ImagePage(

@@ -17,7 +17,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy.orm import lazyload
 
-from glowworm.models import Image
+from glowworm.models import Image, Status
 from upload_service import store
 from upload_service.broker import BrokerUnavailable
 from upload_service.deps import CALLER_OPENAPI, CallerDep, ResourcesDep, utcnow
@@ -63,11 +63,17 @@ async def create_upload(
             return DuplicateResponse(
                 duplicate_of=earlier.duplicate_of_id or earlier.id, data=status_summary(earlier)
             )
+    expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
     row = pending_row(
-        caller.id, settings.originals_bucket, filename, content_type, body.size, body.sha256
+        caller.id,
+        settings.originals_bucket,
+        filename,
+        content_type,
+        body.size,
+        body.sha256,
+        usable_until=expires_at,
     )
     image_id = await resources.inserts.insert(row)
-    expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
     url = resources.put_signer.put_url(
         row["bucket"], row["key"], content_type, body.size, settings.presign_expiry_seconds
     )
@@ -93,6 +99,7 @@ _ROW_ONLY = (lazyload(Image.jobs), lazyload(Image.derivatives))
     responses={
         200: {"model": UploadCompleted, "description": "already registered; nothing queued"},
         409: {"description": "nothing stored under the upload's key yet"},
+        410: {"description": "the upload expired with nothing stored; ask for a new one"},
         503: {"description": "the broker is down; MinIO's own event starts processing later"},
     },
     openapi_extra=CALLER_OPENAPI,
@@ -115,10 +122,13 @@ def complete_upload(
         if image is None or image.deleted_at or image.owner_id != caller.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
         bucket, key, registered_etag = image.bucket, image.key, image.etag
+        expired = image.processing_error if image.processing_status is Status.EXPIRED else None
         summary = status_summary(image)
     try:
         stored = store.head(resources.s3, bucket, key)
     except store.ObjectMissing as e:
+        if expired:
+            raise HTTPException(status.HTTP_410_GONE, f"upload {image_id} {expired}") from e
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             f"no object at {key!r} yet: PUT the file to the upload URL first",

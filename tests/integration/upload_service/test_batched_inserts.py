@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,11 @@ def database(
 
 
 def _rows(owner_id: int, names: list[str]) -> list[dict[str, object]]:
-    return [pending_row(owner_id, "originals", name, "image/jpeg", 1000) for name in names]
+    until = datetime.now(UTC) + timedelta(minutes=15)
+    return [
+        pending_row(owner_id, "originals", name, "image/jpeg", 1000, usable_until=until)
+        for name in names
+    ]
 
 
 def _inserted(database: Database, rows: list[dict[str, object]]) -> list[int | BaseException]:
