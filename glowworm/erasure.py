@@ -6,9 +6,9 @@ included, is soft-deleted in one transaction, so all of them leave every route a
 once; each is then purged as one deleted image is (``processor/removal.py``): the
 original, every derivative, the manifest, then the row with its jobs and history.
 
-The receipt names each image and each object it had. A derivative that a row of
-someone else's image also names (a duplicate of the same bytes) is not the user's to
-remove, and the receipt leaves it out. API tokens belong to the account, not to the
+The receipt names each image and each object it had. A derivative that a row of an
+image not erased also names (a duplicate from before duplicates had copies of their
+own) is kept, and the receipt leaves it out. API tokens belong to the account, not to the
 images, and are kept; there are no webhooks or share links that name an image.
 """
 

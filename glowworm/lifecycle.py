@@ -148,9 +148,10 @@ def complete(image: Image, job: ProcessingJob, now: datetime) -> StatusEvent:
     return event_for(image, StatusEventType.THUMBNAIL_COMPLETE)
 
 
-def complete_as_duplicate(image: Image, duplicate_of: Image, now: datetime) -> StatusEvent:
-    """The bytes are those of a finished image of the same owner: every job is done."""
-    image.duplicate_of_id = duplicate_of.id
+def complete_as_duplicate(image: Image, duplicate_of: Image | None, now: datetime) -> StatusEvent:
+    """The bytes are those of a finished image of the same owner (None if it was
+    deleted since its derivatives were copied): every job is done."""
+    image.duplicate_of_id = duplicate_of.id if duplicate_of else None
     for job in image.jobs:
         _to_complete(job, now)
     sync_image_status(image, now)

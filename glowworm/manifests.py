@@ -14,8 +14,8 @@ Written last, once every size is stored (``processor.jobs``), at
 
 Its presence means the set is complete; ``glowworm rebuild-index`` makes the database's
 rows from the manifests alone. Width and height are the upright image's (orientation
-applied). A derivative's key may lie under another original's prefix: a duplicate of
-the same bytes shares its first copy's objects.
+applied). A duplicate of the same bytes lists copies under its own prefix (one from
+before those copies may name its first copy's keys, under that one's prefix).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import REPLACE, CopySource
 from minio.error import MinioException, S3Error
 
 from glowworm.errors import DependencyUnavailable, FailureKind, PermanentError, TransientError
@@ -107,6 +108,29 @@ def write(
         )
     except _ERRORS as e:
         raise _translate(e, f"writing s3://{bucket}/{key}", reading=False) from e
+
+
+def copy(
+    store: Minio,
+    bucket: str,
+    source: str,
+    key: str,
+    content_type: str,
+    headers: Mapping[str, str],
+) -> None:
+    """Copy ``source`` to ``key`` inside the store (no bytes pass through here), with
+    ``headers`` in place of the source's, as ``write`` takes them. A missing source is
+    permanent."""
+    try:
+        store.copy_object(
+            bucket,
+            key,
+            CopySource(bucket, source),
+            metadata={"Content-Type": content_type, **headers},
+            metadata_directive=REPLACE,
+        )
+    except _ERRORS as e:
+        raise _translate(e, f"copying s3://{bucket}/{source}", reading=True) from e
 
 
 def delete(store: Minio, bucket: str, key: str) -> None:

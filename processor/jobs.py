@@ -225,8 +225,8 @@ def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
         # Deleted or replaced while we worked: what we wrote belongs to nothing.
         discard(ctx, (key for _, key in written))
         raise
-    # The new keys are committed: the old version's objects go, unless a row (another
-    # image sharing them as a duplicate) still names them.
+    # The new keys are committed: the old version's objects go, unless a row of another
+    # image still names them (a duplicate from before duplicates had copies of their own).
     discard(ctx, replaced)
     if any(event.type is StatusEventType.COMPLETE for event in finished.events):
         _write_manifest(ctx, msg)
@@ -243,11 +243,24 @@ def _write_manifest(ctx: Context, msg: JobMessage) -> None:
         log.warning("manifest.not_written", image_id=msg.image_id, error=str(e))
 
 
+@dataclass(frozen=True)
+class _Source:
+    """A derivative of the first copy of the same bytes, to copy for a duplicate."""
+
+    size: str
+    key: str
+    content_type: str
+    width: int
+    height: int
+    nbytes: int
+
+
 def _record_metadata(
     msg: JobMessage, claim: _Claim, digest: str, info: ImageInfo, ctx: Context
 ) -> Finished | None:
     """Store what the bytes say. When the image duplicates a finished one of the owner,
-    its derivatives serve this image too, and the image is complete."""
+    that one's derivatives are copied under this image's own prefix (inside the store)
+    and the image is complete; None when it must be rendered."""
     with _locked(msg, ctx) as (session, image, job):
         image.sha256 = digest
         image.format, image.mime_type = info.format, info.mime_type
@@ -269,16 +282,68 @@ def _record_metadata(
         ).first()
         if original is None:
             return None
-        now = datetime.now(UTC)
-        replaced = [
-            _upsert_derivative(session, image, d.size, d.bucket, d.key, d.width, d.height, d.bytes)
+        original_id = original.id
+        sources = [
+            _Source(d.size, d.key, d.content_type, d.width, d.height, d.bytes)
             for d in original.derivatives
+            if d.bucket == ctx.settings.derivatives_bucket
+            # Rendered as this image would be now (same quality and renderer).
+            and d.key == _name(original.bucket, original.key, digest, d.size, d.content_type, ctx)
         ]
-        event = lifecycle.complete_as_duplicate(image, original, now)
-        _log_attempt(session, job, claim, "complete", None, now)
-        log.info("job.duplicate", image_id=image.id, duplicate_of=original.id)
+        if not sources or len(sources) != len(original.derivatives):
+            return None
+    try:
+        copied = [_copy(ctx, msg, claim, digest, source) for source in sources]
+    except PermanentError as e:  # the first copy's objects went meanwhile
+        log.info("job.duplicate_source_gone", image_id=msg.image_id, error=str(e))
+        return None
+    try:
+        with _locked(msg, ctx) as (session, image, job):
+            now = datetime.now(UTC)
+            replaced = [
+                _upsert_derivative(
+                    session,
+                    image,
+                    s.size,
+                    ctx.settings.derivatives_bucket,
+                    key,
+                    s.width,
+                    s.height,
+                    s.nbytes,
+                )
+                for s, key in zip(sources, copied, strict=True)
+            ]
+            first = session.get(Image, original_id)  # None if deleted since: still a copy
+            event = lifecycle.complete_as_duplicate(image, first, now)
+            _log_attempt(session, job, claim, "complete", None, now)
+            log.info("job.duplicate", image_id=image.id, duplicate_of=original_id)
+    except _Gone:
+        discard(ctx, copied)
+        raise
     discard(ctx, (key for key in replaced if key))
     return Finished(events=(event,))
+
+
+def _name(bucket: str, key: str, digest: str, size: str, content_type: str, ctx: Context) -> str:
+    """The key of the derivative of bucket/key in ``size``, as rendered now."""
+    spec = SIZES_BY_NAME[size]
+    return DerivativeName(
+        bucket, key, digest, spec, content_type, ctx.settings.jpeg_quality
+    ).key_in_derivatives
+
+
+def _copy(ctx: Context, msg: JobMessage, claim: _Claim, digest: str, source: _Source) -> str:
+    """Copy one derivative of the first copy under this image's prefix, describing this
+    image (its key, its ETag); the new key."""
+    bucket = ctx.settings.derivatives_bucket
+    spec = SIZES_BY_NAME[source.size]
+    name = DerivativeName(
+        claim.bucket, claim.key, digest, spec, source.content_type, ctx.settings.jpeg_quality
+    )
+    own_digest = blobs.metadata(ctx.s3, bucket, source.key).get("sha256", "")
+    headers = derivative_headers(name, msg.etag, source.width, source.height, own_digest)
+    blobs.copy(ctx.s3, bucket, source.key, name.key_in_derivatives, source.content_type, headers)
+    return name.key_in_derivatives
 
 
 def _upsert_derivative(

@@ -14,10 +14,11 @@ reconciler starts the purge of any soft-deleted row that is still there, so a pu
 short by a store or database outage is finished later. Each step can run again: an
 object already gone is no error, a row already purged leaves only a sweep of the prefix.
 
-A derivative another image's row names (a duplicate of the same bytes shares the
-original's) is kept. An image that was never uploaded (a presign that was never PUT)
-stays as a tombstone until its presign can no longer be used, so a late PUT to its key
-is removed instead of being registered as a new image.
+A derivative another image's row names is kept (duplicates have copies of their own,
+but a duplicate from before that named its first copy's keys may still share them).
+An image that was never uploaded (a presign that was never PUT) stays as a tombstone
+until its presign can no longer be used, so a late PUT to its key is removed instead of
+being registered as a new image.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote
 
 from kombu import Connection
 from minio import Minio
@@ -159,23 +160,47 @@ def test_a_delete_while_the_thumbnail_job_writes_leaves_nothing(ctx: Context, s3
     assert _row(ctx, thumbnails.image_id) is None
 
 
-def test_deleting_an_original_keeps_what_its_duplicate_shares(ctx: Context, s3: S3Client) -> None:
-    first, second = "alice/2026/same.jpg", "alice/2026/same again.jpg"
+def test_a_duplicate_has_its_own_copies_and_deleting_either_keeps_the_other(
+    ctx: Context, s3: S3Client
+) -> None:
+    first, second = "alice/2026/same.jpg", "alice/2026/same again + café.jpg"
     original = _put(ctx, s3, first)
-    _complete(ctx, original)
+    first_id = _complete(ctx, original)
     data = s3.get_object(Bucket=original.bucket, Key=first)["Body"].read()
     etag = s3.put_object(Bucket=original.bucket, Key=second, Body=data)["ETag"].strip('"')
     copy_id = _complete(ctx, ObjectCreated(original.bucket, second, etag, len(data), "Put"))
+
+    copy = _row(ctx, copy_id)
+    assert copy is not None and copy.duplicate_of_id == first_id
+    # Browsable under its own key: every size and a manifest, copies of the first's bytes.
+    assert len(_sizes(ctx, s3, second)) == len(ALL_SIZES)
+    manifest = derivative_prefix(ctx.settings.originals_bucket, second) + MANIFEST_NAME
+    assert manifest in _derivatives(ctx, s3, second)
     with ctx.sessions() as session:
-        shared = list(session.scalars(select(Derivative.key).where(Derivative.image_id == copy_id)))
-    assert len(shared) == len(ALL_SIZES)
-    assert set(shared) == set(_sizes(ctx, s3, first))  # the duplicate's are the first's
+        named = sorted(
+            session.scalars(select(Derivative.key).where(Derivative.image_id == copy_id))
+        )
+    assert named == _sizes(ctx, s3, second)
+    bucket = ctx.settings.derivatives_bucket
+    for mine, theirs in zip(_sizes(ctx, s3, second), _sizes(ctx, s3, first), strict=True):
+        assert mine.rsplit("/", 1)[1] == theirs.rsplit("/", 1)[1]  # same size, same version
+        got = s3.get_object(Bucket=bucket, Key=mine)
+        assert got["Body"].read() == s3.get_object(Bucket=bucket, Key=theirs)["Body"].read()
+        assert unquote(got["Metadata"]["source-key"]) == second
+        assert got["Metadata"]["source-etag"] == etag
+        assert got["CacheControl"] == "public, max-age=31536000, immutable"
 
     s3.delete_object(Bucket=ctx.settings.originals_bucket, Key=first)
     remove(_removed(ctx, first), ctx)
 
-    assert _sizes(ctx, s3, first) == sorted(shared)  # still serving the duplicate
+    assert _derivatives(ctx, s3, first) == []
+    assert _sizes(ctx, s3, second) == named  # the duplicate is whole
     assert _row(ctx, copy_id) is not None
+
+    s3.delete_object(Bucket=ctx.settings.originals_bucket, Key=second)
+    remove(_removed(ctx, second), ctx)
+    assert _derivatives(ctx, s3, second) == []
+    assert _row(ctx, copy_id) is None
 
 
 def test_new_bytes_replace_the_old_derivatives_once_the_new_are_stored(
