@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict
 
 from kombu import Connection
+from tqdm import tqdm
 
 from glowworm.errors import TransientError
 from glowworm.settings import Settings
@@ -19,6 +20,7 @@ from glowworm.status_events import StatusEvent
 from glowworm.topology import Topology
 from processor.context import Context
 from processor.manifests import rebuild_index
+from processor.migration import migrate, pending
 from processor.reconciler import run_once
 from processor.removal import erase
 from processor.settings import ProcessorSettings
@@ -77,10 +79,21 @@ def _erase_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if receipt.status == "erased" else 1
 
 
+def _migrate_layout(settings: Settings, args: argparse.Namespace) -> int:
+    with Context.open(ProcessorSettings()) as ctx:
+        todo = pending(ctx)
+        with tqdm(total=len(todo), unit="image", desc="migrate-layout", file=sys.stderr) as bar:
+            report = migrate(ctx, todo, bar.update)
+    for image_id, reason in report.skipped.items():
+        print(f"left image {image_id}: {reason}", file=sys.stderr)
+    print(json.dumps(asdict(report)))
+    return 0
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``reconcile``, ``rebuild-index`` and ``erase-user`` to the ``glowworm`` subcommands; each
-    one's ``run`` default takes the shared settings and the parsed arguments and returns
-    the exit code."""
+    """Add ``reconcile``, ``rebuild-index``, ``erase-user`` and ``migrate-layout`` to the
+    ``glowworm`` subcommands; each one's ``run`` default takes the shared settings and
+    the parsed arguments and returns the exit code."""
     reconcile = commands.add_parser(
         "reconcile", help="queue again every object or job the pipeline lost track of"
     )
@@ -110,3 +123,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     erase_user.add_argument("name", help="the user's name")
     erase_user.set_defaults(run=_erase_user)
+    migrate_layout = commands.add_parser(
+        "migrate-layout",
+        help="move derivatives stored as {image id}/{size}.jpg under their original's"
+        " prefix (safe to stop and run again)",
+    )
+    migrate_layout.set_defaults(run=_migrate_layout)

@@ -11,7 +11,7 @@ on. See ``glowworm.manifests`` for the format.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -37,9 +37,10 @@ from processor.ingest import user_named
 log = structlog.get_logger(__name__)
 
 
-def write(ctx: Context, image_id: int) -> bool:
+def write(ctx: Context, image_id: int, renamed: Mapping[str, str] | None = None) -> bool:
     """Write the manifest of a complete image; False (and nothing written) when the image
-    is gone, not complete, or one of its derivatives is not in the store.
+    is gone, not complete, or one of its derivatives is not in the store. ``renamed``
+    lists derivatives by the keys their rows are about to name (old key -> new key).
 
     Raises ``TransientError`` when storage or the database cannot be reached.
     """
@@ -50,13 +51,15 @@ def write(ctx: Context, image_id: int) -> bool:
         owner = session.scalars(select(User.name).where(User.id == image.owner_id)).one()
         manifest = _manifest_of(image, owner)
     entries = []
+    renamed = renamed or {}
     for entry in manifest.derivatives:
+        key = renamed.get(entry.key, entry.key)
         try:
-            meta = blobs.metadata(ctx.s3, entry.bucket, entry.key)
+            meta = blobs.metadata(ctx.s3, entry.bucket, key)
         except PermanentError:
-            log.warning("manifest.derivative_missing", image_id=image_id, key=entry.key)
+            log.warning("manifest.derivative_missing", image_id=image_id, key=key)
             return False
-        entries.append(entry.model_copy(update={"sha256": meta.get("sha256")}))
+        entries.append(entry.model_copy(update={"key": key, "sha256": meta.get("sha256")}))
     manifest = manifest.model_copy(update={"derivatives": entries})
     bucket, key = manifest.original.bucket, manifest.original.key
     blobs.write(
