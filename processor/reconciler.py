@@ -35,12 +35,13 @@ from glowworm.ingest_messages import object_created_body
 from glowworm.job_messages import JobMessage
 from glowworm.layout import original_of
 from glowworm.lifecycle import LONGEST_PRESIGN, MULTIPART_LIFETIME
+from glowworm.manifests import manifest_key
 from glowworm.models import Image, ProcessingJob, Status
 from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES
 from glowworm.storage import make_s3_client
 from glowworm.topology import Topology
-from processor import blobs
+from processor import blobs, manifests
 from processor.context import Context
 from processor.removal import discard, purge
 
@@ -65,6 +66,8 @@ class ReconcileReport:
     # Soft-deleted images purged, and derivatives removed whose original is gone.
     purged: int = 0
     swept: int = 0
+    # Manifests written again (``verify_objects`` only: a complete set with none).
+    manifests: int = 0
     # Uploads marked expired, and incomplete multipart uploads aborted.
     expired: int = 0
     aborted: int = 0
@@ -89,11 +92,15 @@ def _stuck(job: ProcessingJob, now: datetime, stale_after: timedelta) -> bool:
     return False
 
 
-def _missing_objects(store: Minio, image: Image) -> bool:
+def _stored(store: Minio, image: Image) -> set[tuple[str, str]]:
+    """What is in the store under the prefixes the image's derivatives are under
+    (its own, where its manifest is too)."""
     wanted = {(d.bucket, d.key) for d in image.derivatives}
-    for bucket, prefix in {(b, k.rsplit("/", 1)[0] + "/") for b, k in wanted}:
-        wanted -= {(bucket, key) for key, _, _ in blobs.listing(store, bucket, prefix)}
-    return bool(wanted)
+    return {
+        (bucket, key)
+        for bucket, prefix in {(b, k.rsplit("/", 1)[0] + "/") for b, k in wanted}
+        for key, _, _ in blobs.listing(store, bucket, prefix)
+    }
 
 
 def reconcile(
@@ -109,9 +116,10 @@ def reconcile(
     """One pass over the originals bucket; returns what it queued.
 
     ``verify_objects`` also lists each complete image's derivatives in the store (one
-    request per image), rather than trusting the derivative rows. An upload that stored
-    nothing is expired ``abandoned_grace`` after its URL expired; a multipart upload
-    still incomplete ``multipart_lifetime`` after it began is aborted.
+    request per image), rather than trusting the derivative rows, and writes the
+    manifest of a complete set that has none (its write failed after the commit). An
+    upload that stored nothing is expired ``abandoned_grace`` after its URL expired; a
+    multipart upload still incomplete ``multipart_lifetime`` after it began is aborted.
     """
     report = ReconcileReport()
     started = datetime.now(UTC)
@@ -120,6 +128,7 @@ def reconcile(
         report.objects += len(page)
         now = datetime.now(UTC)
         to_publish: list[JobMessage] = []
+        unlisted: list[int] = []
         with ctx.database() as session:
             rows = {
                 image.key: image
@@ -141,9 +150,14 @@ def reconcile(
                     continue
                 if image.processing_status is Status.COMPLETE:
                     sizes = {d.size for d in image.derivatives}
-                    if sizes >= {s.name for s in ALL_SIZES} and not (
-                        verify_objects and _missing_objects(ctx.s3, image)
+                    stored = _stored(ctx.s3, image) if verify_objects else None
+                    wanted = {(d.bucket, d.key) for d in image.derivatives}
+                    if sizes >= {s.name for s in ALL_SIZES} and (
+                        stored is None or wanted <= stored
                     ):
+                        manifest = (ctx.settings.derivatives_bucket, manifest_key(bucket, key))
+                        if stored is not None and manifest not in stored:
+                            unlisted.append(image.id)  # its manifest's write failed
                         continue
                     # Lock it as every writer of its jobs does, and look again: a new
                     # version may have come in since the page was read.
@@ -162,6 +176,7 @@ def reconcile(
         # After the commit, so a handler that takes the message finds the reset rows.
         for message in to_publish:
             publisher.publish_job(message)
+        report.manifests += sum(manifests.write(ctx, image_id) for image_id in unlisted)
     report.purged = _purge_deleted(ctx, started - stale_after)
     report.swept = _sweep_derivatives(ctx)
     # Aborted first: an upload aborted now expires its image in this same pass.

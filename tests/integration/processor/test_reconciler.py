@@ -10,7 +10,7 @@ from kombu import Connection
 from sqlalchemy import func, select, update
 
 from glowworm.job_messages import JobMessage
-from glowworm.manifests import MANIFEST_NAME
+from glowworm.manifests import MANIFEST_NAME, Manifest, manifest_key
 from glowworm.models import Derivative, Image, ProcessingJob, Status
 from glowworm.publishing import BrokerPublisher
 from glowworm.sizes import ALL_SIZES, JobType
@@ -94,3 +94,26 @@ def test_a_complete_image_missing_a_derivative_is_redone_once(ctx: Context, s3: 
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     names = sorted(obj["Key"].removeprefix(prefix) for obj in listed.get("Contents", []))
     assert len(names) == len(ALL_SIZES) + 1 and MANIFEST_NAME in names, names
+
+
+def test_a_complete_set_without_its_manifest_gets_it_written_again(
+    ctx: Context, s3: S3Client
+) -> None:
+    first = ingest(put_original(ctx, s3, "uploads/1/r/no manifest.jpg"), ctx).follow_up
+    assert first is not None
+    _process(ctx, first)
+    with ctx.sessions() as session:
+        image = session.get(Image, first.image_id)
+        assert image is not None
+        where = (ctx.settings.derivatives_bucket, manifest_key(image.bucket, image.key))
+    written = s3.get_object(Bucket=where[0], Key=where[1])["Body"].read()
+    s3.delete_object(Bucket=where[0], Key=where[1])  # as if its write had failed
+
+    with Connection(ctx.settings.amqp_url) as connection:
+        report = _reconcile(ctx, connection)
+        assert (report.manifests, report.redone) == (1, 0), report
+        assert _reconcile(ctx, connection).manifests == 0  # there now
+
+    again = Manifest.parse(s3.get_object(Bucket=where[0], Key=where[1])["Body"].read())
+    assert again.derivatives == Manifest.parse(written).derivatives
+    assert again.original == Manifest.parse(written).original
