@@ -201,3 +201,31 @@ def test_a_delete_and_an_erase_while_the_store_is_down_answer_503_and_end_later(
         "purged",
     )
     assert _stored(s3, settings, first) | _stored(s3, settings, second) == set()
+
+
+def test_a_delete_and_an_erase_while_rabbitmq_is_unreachable_still_end(
+    uploader: Uploader, s3: S3Client, settings: UploadSettings, processors: Any
+) -> None:
+    """The API cannot queue the purge; MinIO's own removal event (kept on disk until
+    the broker takes it) does, as the reconciler would."""
+    _, mine = _user(settings)
+    first, second = (_finished(uploader, mine, s3, settings) for _ in range(2))
+    first_id = uploader.client.get("/api/images", params={"key": first}, headers=mine).json()[
+        "items"
+    ][0]["id"]
+    down = settings.model_copy(update={"amqp_url": "amqp://guest:guest@127.0.0.1:1//"})
+    with TestClient(create_app(down)) as client:
+        deleted = client.delete(f"/api/images/{first_id}", headers=mine)
+        assert deleted.status_code == 202, deleted.text
+        erased = client.delete("/api/users/me/images", headers=mine)
+        assert erased.status_code == 202, erased.text
+    assert {image["key"] for image in erased.json()["images"]} == {first, second}
+
+    _until(
+        lambda: _stored(s3, settings, first) | _stored(s3, settings, second) == set(),
+        "every object removed",
+    )
+    _until(
+        lambda: not uploader.client.delete("/api/users/me/images", headers=mine).json()["images"],
+        "purged",
+    )
