@@ -11,6 +11,7 @@ CRASH_LIMIT tries instead of killing processors forever.
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ from PIL import Image
 
 from glowworm.job_messages import JobMessage
 from glowworm.settings import Settings
-from glowworm.topology import Topology
+from glowworm.sizes import JobType
+from glowworm.topology import INGEST_KEY, URGENT_KEY, Topology, routing_key
 from processor.jobs import CRASH_LIMIT
 from tests.conftest import Uploader, running_processors, start_processor
 from tests.integration.faulty_processor import CRASH_STATUS, MARK
@@ -145,3 +147,71 @@ def test_a_job_that_kills_its_processor_every_time_fails_after_the_limit(
         assert JobMessage.from_body(message.body).image_id == crashing["id"]
     # Nobody restarts processors any more: none of them died.
     assert all(proc.poll() is None for proc in faulty_processors)
+
+
+def _dead_bodies(settings: Settings, want: int, timeout: float = 30) -> list[bytes]:
+    """Every message in the dead-letter queue, once it holds ``want`` (taking them)."""
+    bodies: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    with Connection(settings.amqp_url) as connection:
+        dead = Topology.from_settings(settings).dead_letters(connection.default_channel)
+        while len(bodies) < want and time.monotonic() < deadline:
+            message = dead.get(no_ack=True)
+            if message is None:
+                time.sleep(0.2)
+                continue
+            bodies.append(
+                message.body if isinstance(message.body, bytes) else message.body.encode()
+            )
+    return bodies
+
+
+def test_poison_messages_are_dead_lettered_and_the_processors_go_on(
+    uploader: Uploader, make_token: Any, settings: Settings, processors: list[Any]
+) -> None:
+    """Messages no processor can read, on every queue a processor consumes: each is put
+    aside (the dead-letter queue, or dropped for a control message) and the same
+    processes go on to complete the next upload."""
+    pids = [proc.pid for proc in processors]
+    topology = Topology.from_settings(settings)
+    record = {
+        "eventName": "s3:ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": settings.originals_bucket},
+            "object": {"key": "poison/size.jpg", "eTag": "e", "size": "not a number"},
+        },
+    }
+    poison = [
+        # An ingest record whose size is not an integer.
+        (topology.jobs, INGEST_KEY, json.dumps({"Records": [record]}).encode(), "application/json"),
+        # Not JSON at all, on the ingest and on the job queues.
+        (topology.jobs, INGEST_KEY, b"{{{ poison ingest", "application/json"),
+        (topology.jobs, routing_key(JobType.THUMBNAIL), b"poison job", "application/json"),
+        (topology.jobs, URGENT_KEY, b'{"job_id": "x"}', "application/json"),
+    ]
+    with Connection(settings.amqp_url) as connection:
+        producer = connection.Producer()
+        for exchange, key, body, content_type in poison:
+            producer.publish(
+                body,
+                exchange=exchange,
+                routing_key=key,
+                content_type=content_type,
+                content_encoding="binary",
+                delivery_mode=2,
+            )
+        # A control message in a content type the processors refuse (pickle).
+        producer.publish(
+            b"\x80\x04poison",
+            exchange=topology.control,
+            routing_key="",
+            content_type="application/x-python-serialize",
+            content_encoding="binary",
+        )
+
+    dead = _dead_bodies(settings, len(poison))
+    assert sorted(dead) == sorted(body for _, _, body, _ in poison)
+    headers = make_token()
+    good = uploader.upload(headers, _photo(3), "after the poison.jpg")
+    assert uploader.wait(headers, good["id"])["processing_status"] == "complete"
+    assert [proc.pid for proc in processors if proc.poll() is None] == pids
