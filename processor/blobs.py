@@ -69,12 +69,27 @@ def head(store: Minio, bucket: str, key: str) -> ObjectHead:
     )
 
 
-def read(store: Minio, bucket: str, key: str) -> tuple[bytes, str]:
-    """The object's bytes and the ETag of the version read."""
+def read(store: Minio, bucket: str, key: str, max_bytes: int | None = None) -> tuple[bytes, str]:
+    """The object's bytes and the ETag of the version read.
+
+    With ``max_bytes``, an object larger than that is refused (``PermanentError``, too
+    large) from its Content-Length, before its body is read, and the body is read with
+    that cap, so memory never holds more.
+    """
     try:
         answer = store.get_object(bucket, key)
         try:
-            data = answer.read()
+            size = int(answer.headers.get("Content-Length") or 0)
+            if max_bytes is not None and size > max_bytes:
+                raise PermanentError(
+                    FailureKind.TOO_LARGE,
+                    f"file of {size:,} bytes exceeds the limit of {max_bytes:,} bytes",
+                )
+            data = answer.read() if max_bytes is None else answer.read(max_bytes + 1)
+            if max_bytes is not None and len(data) > max_bytes:  # longer than it said
+                raise PermanentError(
+                    FailureKind.TOO_LARGE, f"file exceeds the limit of {max_bytes:,} bytes"
+                )
             etag = answer.headers.get("ETag", "")
         finally:
             answer.close()

@@ -182,7 +182,7 @@ def _claim(msg: JobMessage, ctx: Context) -> _Claim | Outcome:
 
 
 def _attempt(msg: JobMessage, claim: _Claim, ctx: Context) -> Finished:
-    data, etag = blobs.read(ctx.s3, claim.bucket, claim.key)
+    data, etag = blobs.read(ctx.s3, claim.bucket, claim.key, max_bytes=ctx.settings.max_bytes)
     if etag and etag != msg.etag:
         raise _Gone
     digest = hashlib.sha256(data).hexdigest()

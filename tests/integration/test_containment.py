@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kombu import Connection
@@ -26,8 +26,12 @@ from glowworm.settings import Settings
 from glowworm.sizes import JobType
 from glowworm.topology import INGEST_KEY, URGENT_KEY, Topology, routing_key
 from processor.jobs import CRASH_LIMIT
+from processor.settings import ProcessorSettings
 from tests.conftest import Uploader, running_processors, start_processor
 from tests.integration.faulty_processor import CRASH_STATUS, MARK
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 FAULTY = "tests.integration.faulty_processor"
 
@@ -215,3 +219,51 @@ def test_poison_messages_are_dead_lettered_and_the_processors_go_on(
     good = uploader.upload(headers, _photo(3), "after the poison.jpg")
     assert uploader.wait(headers, good["id"])["processing_status"] == "complete"
     assert [proc.pid for proc in processors if proc.poll() is None] == pids
+
+
+def _peak_rss(pid: int) -> int:
+    """The most memory the process has held, in bytes (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def test_an_original_over_the_byte_limit_fails_without_being_read(
+    uploader: Uploader,
+    make_token: Any,
+    settings: Settings,
+    s3: S3Client,
+    processors: list[Any],
+) -> None:
+    """60 MB put with an S3 tool, past the processor's 50 MB limit: refused from its
+    size before its bytes are read, so no processor's memory grows by it."""
+    limit = ProcessorSettings().max_bytes
+    size = limit + 10 * 1024 * 1024
+    admin = make_token(admin=True)
+    key = f"tool uploads/too large {time.monotonic_ns()}.jpg"
+    # Both processors started and warm (imports, decoders) before measuring.
+    for n in (4, 5):
+        warm = uploader.upload(admin, _photo(n), f"warm {n}.jpg")
+        assert uploader.wait(admin, warm["id"])["processing_status"] == "complete"
+    peaks = [_peak_rss(proc.pid) for proc in processors]
+
+    s3.put_object(Bucket=settings.originals_bucket, Key=key, Body=b"\xff\xd8" + bytes(size - 2))
+
+    deadline = time.monotonic() + 60
+    while not (listed := _by_key(uploader, admin, key)):
+        assert time.monotonic() < deadline, f"{key!r} never registered"
+        time.sleep(0.2)
+    failed = uploader.wait(admin, listed[0]["id"])
+    assert failed["processing_status"] == "failed"
+    assert (
+        failed["processing_error"] == f"file of {size:,} bytes exceeds the limit of {limit:,} bytes"
+    )
+    grown = [_peak_rss(proc.pid) - peak for proc, peak in zip(processors, peaks, strict=True)]
+    assert max(grown) < size // 4, f"peak memory grew by {grown} bytes"
+
+
+def _by_key(uploader: Uploader, headers: dict[str, str], key: str) -> list[dict[str, Any]]:
+    answer = uploader.client.get("/api/images", params={"key": key}, headers=headers)
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
