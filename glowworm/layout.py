@@ -106,6 +106,9 @@ class DerivativeName:
     size: SizeSpec
     content_type: str
     quality: int
+    # What rendered it: ``RENDER_VERSION``, or 0 for bytes moved from the first layout
+    # (``glowworm migrate-layout``), made by a renderer nobody can name now.
+    render: int = RENDER_VERSION
 
     @property
     def version(self) -> str:
@@ -115,7 +118,7 @@ class DerivativeName:
                 f"{self.size.name}:{self.size.width}x{self.size.height}",
                 self.content_type,
                 f"q{self.quality}",
-                f"r{RENDER_VERSION}",
+                f"r{self.render}",
             )
         )
         return hashlib.sha256(made_of.encode()).hexdigest()[:VERSION_DIGITS]
@@ -134,13 +137,13 @@ class DerivativeName:
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
-def pipeline_version() -> str:
+def pipeline_version(render: int = RENDER_VERSION) -> str:
     """This package's version and the renderer's, as a derivative's metadata names them."""
     try:
         package = version("glowworm")
     except PackageNotFoundError:  # run from a source tree that was never installed
         package = "0+unknown"
-    return f"glowworm {package}, render {RENDER_VERSION}"
+    return f"glowworm {package}, render {render}"
 
 
 def derivative_headers(
@@ -159,7 +162,7 @@ def derivative_headers(
         "width": str(width),
         "height": str(height),
         "sha256": sha256,
-        "pipeline": pipeline_version(),
+        "pipeline": pipeline_version(name.render),
     }
 
 

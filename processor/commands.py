@@ -11,7 +11,9 @@ import json
 import sys
 from dataclasses import asdict
 
+from amqp.exceptions import AMQPError
 from kombu import Connection
+from kombu.exceptions import KombuError
 from tqdm import tqdm
 
 from glowworm.errors import TransientError
@@ -56,12 +58,26 @@ def _erase_user(settings: Settings, args: argparse.Namespace) -> int:
     topology = Topology.from_settings(processor_settings)
     with (
         Context.open(processor_settings) as ctx,
-        Connection(processor_settings.amqp_url) as connection,
+        Connection(
+            processor_settings.amqp_url,
+            connect_timeout=5,
+            transport_options={"max_retries": 1},
+        ) as connection,
     ):
-        producer = connection.Producer()
+        unannounced: list[int] = []
 
         def announce(event: StatusEvent) -> None:
-            producer.publish(event.to_body(), exchange=topology.status, routing_key="")
+            """Best effort: the erasure needs no broker, only open pages hear of it."""
+            if unannounced:  # the broker failed once: do not wait on it again
+                unannounced.append(event.image_id)
+                return
+            try:
+                connection.Producer().publish(
+                    event.to_body(), exchange=topology.status, routing_key=""
+                )
+            except (KombuError, AMQPError, OSError) as e:
+                print(f"image:deleted events not announced: {e}", file=sys.stderr)
+                unannounced.append(event.image_id)
 
         try:
             receipt = erase(ctx, args.name, announce)
@@ -86,6 +102,8 @@ def _migrate_layout(settings: Settings, args: argparse.Namespace) -> int:
             report = migrate(ctx, todo, bar.update)
     for image_id, reason in report.skipped.items():
         print(f"left image {image_id}: {reason}", file=sys.stderr)
+    for image_id in report.unlisted:
+        print(f"moved image {image_id}, but could not write its manifest", file=sys.stderr)
     print(json.dumps(asdict(report)))
     return 0
 

@@ -32,6 +32,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
+from glowworm.errors import PermanentError
 from glowworm.layout import DerivativeName, derivative_headers, derivative_prefix
 from glowworm.models import Derivative, Image, Status
 from glowworm.sizes import SIZES_BY_NAME
@@ -52,8 +53,11 @@ class MigrationReport:
     objects: int = 0
     # Old-layout objects no row named, removed at the end.
     leftovers: int = 0
-    # Images left as they were, with the reason (deleted or replaced meanwhile).
+    # Images left as they were, with the reason (deleted or replaced meanwhile, an
+    # object missing).
     skipped: dict[int, str] = field(default_factory=dict)
+    # Images moved whose manifest could not be written (a derivative missing).
+    unlisted: list[int] = field(default_factory=list)
 
 
 def pending(ctx: Context) -> list[int]:
@@ -75,19 +79,27 @@ def migrate(
     when storage or the database cannot be reached; what is done stays done."""
     report = MigrationReport()
     for image_id in image_ids:
-        moved = migrate_image(ctx, image_id)
+        try:
+            moved = migrate_image(ctx, image_id)
+        except PermanentError as e:  # an original or an old object is gone
+            moved = str(e)
         if isinstance(moved, str):
             report.skipped[image_id] = moved
         else:
+            count, listed = moved
             report.images += 1
-            report.objects += moved
+            report.objects += count
+            if not listed:
+                report.unlisted.append(image_id)
         advance(1)
     report.leftovers = _remove_leftovers(ctx)
     return report
 
 
-def migrate_image(ctx: Context, image_id: int) -> int | str:
-    """Steps 1-4 for one image: the number of objects moved, or why it was left."""
+def migrate_image(ctx: Context, image_id: int) -> tuple[int, bool] | str:
+    """Steps 1-4 for one image: the number of objects moved and whether its manifest
+    was written (or there is none to write), or why it was left. Raises
+    ``PermanentError`` when its original or an old object is missing."""
     bucket = ctx.settings.derivatives_bucket
     with ctx.sessions() as session:
         image = session.get(Image, image_id, options=(selectinload(Image.derivatives),))
@@ -110,15 +122,16 @@ def migrate_image(ctx: Context, image_id: int) -> int | str:
             )
     written: dict[str, str] = {}  # old key -> new key
     for size, key, content_type, width, height in old:
+        # Render version 0: these bytes were made by an earlier renderer, so a key of
+        # today's would promise what they are not (and a re-render must not reuse it).
         name = DerivativeName(
-            *original, digest, SIZES_BY_NAME[size], content_type, ctx.settings.jpeg_quality
+            *original, digest, SIZES_BY_NAME[size], content_type, ctx.settings.jpeg_quality, 0
         )
         data, _ = blobs.read(ctx.s3, bucket, key)
         headers = derivative_headers(name, etag, width, height, hashlib.sha256(data).hexdigest())
         blobs.write(ctx.s3, bucket, name.key_in_derivatives, data, content_type, headers)
         written[key] = name.key_in_derivatives
-    if complete:
-        manifests.write(ctx, image_id, renamed=written)
+    listed = not complete or manifests.write(ctx, image_id, renamed=written)
     with ctx.database() as session:
         image = session.get(
             Image, image_id, with_for_update=True, options=(selectinload(Image.derivatives),)
@@ -139,7 +152,7 @@ def migrate_image(ctx: Context, image_id: int) -> int | str:
         prefix=derivative_prefix(*original),
         objects=len(written),
     )
-    return len(written)
+    return len(written), listed
 
 
 def _remove_leftovers(ctx: Context) -> int:

@@ -65,7 +65,9 @@ def own(settings: UploadSettings) -> Iterator[UploadSettings]:
     scratch.drop_database(settings.database_url, database)
 
 
-def _old_layout(settings: UploadSettings, s3: S3Client) -> dict[tuple[int, str], bytes]:
+def _old_layout(
+    settings: UploadSettings, s3: S3Client, images: int = IMAGES
+) -> dict[tuple[int, str], bytes]:
     """Complete images as the first layout stored them; the bytes of each derivative,
     by image id and size. Every tenth has no SHA-256 on its row (kept only later); the
     last is a duplicate of the first whose rows name the first's objects."""
@@ -76,7 +78,7 @@ def _old_layout(settings: UploadSettings, s3: S3Client) -> dict[tuple[int, str],
         session.add(owner)
         session.flush()
         first_id: int | None = None
-        for n in range(IMAGES):
+        for n in range(images):
             key = f"alice/2024/photo {n:03} + café.jpg"
             original = f"original {n}".encode()
             etag = s3.put_object(Bucket=settings.originals_bucket, Key=key, Body=original)["ETag"]
@@ -109,7 +111,7 @@ def _old_layout(settings: UploadSettings, s3: S3Client) -> dict[tuple[int, str],
                 for job_type in JobType
             )
             first_id = first_id or image.id
-            source = first_id if n == IMAGES - 1 else image.id
+            source = first_id if n == images - 1 else image.id
             for spec in ALL_SIZES:
                 data = f"{spec.name} of image {source}".encode()
                 old = f"{source}/{spec.name}.jpg"
@@ -213,6 +215,8 @@ def test_old_derivatives_move_under_their_original_and_a_killed_run_resumes(
             assert got["Body"].read() == stored[(image_id, row.size)]
             assert unquote(got["Metadata"]["source-key"]) == key
             assert got["CacheControl"] == CACHE_CONTROL
+            # Named as bytes of an earlier renderer: a re-render gets keys of its own.
+            assert got["Metadata"]["pipeline"].endswith(", render 0")
         manifest = s3.get_object(Bucket=bucket, Key=manifest_key(own.originals_bucket, key))
         listed_keys = {d.key for d in Manifest.parse(manifest["Body"].read()).derivatives}
         assert listed_keys == {row.key for row in derivatives}
@@ -232,3 +236,20 @@ def test_old_derivatives_move_under_their_original_and_a_killed_run_resumes(
         )
         assert answer.status_code == 302, answer.text
         assert http.get(answer.headers["location"]).content == stored[(first, "small")]
+
+
+def test_an_image_with_an_object_missing_is_reported_and_the_rest_move(
+    own: UploadSettings, s3: S3Client
+) -> None:
+    stored = _old_layout(own, s3, images=4)
+    broken = sorted({image_id for image_id, _ in stored})[1]
+    s3.delete_object(Bucket=own.derivatives_bucket, Key=f"{broken}/medium.jpg")
+
+    run = _run(_env(own))
+
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert list(report["skipped"]) == [str(broken)]
+    assert "the object no longer exists" in report["skipped"][str(broken)]
+    assert f"left image {broken}: " in run.stderr
+    assert report["images"] == 3
