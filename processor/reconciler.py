@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import groupby, islice
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,7 +31,6 @@ from minio import Minio
 from sqlalchemy import and_, or_, select, text
 
 from glowworm import lifecycle
-from glowworm.errors import FailureKind, TransientError
 from glowworm.ingest_messages import object_created_body
 from glowworm.job_messages import JobMessage
 from glowworm.layout import original_of
@@ -38,12 +38,17 @@ from glowworm.lifecycle import LONGEST_PRESIGN, MULTIPART_LIFETIME
 from glowworm.manifests import manifest_key
 from glowworm.models import Image, ProcessingJob, Status
 from glowworm.publishing import BrokerPublisher
+from glowworm.settings import Settings
 from glowworm.sizes import ALL_SIZES
 from glowworm.storage import make_s3_client
 from glowworm.topology import Topology
 from processor import blobs, manifests
 from processor.context import Context
 from processor.removal import discard, purge
+from processor.settings import ProcessorSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 log = structlog.get_logger(__name__)
 
@@ -156,7 +161,11 @@ def reconcile(
                         stored is None or wanted <= stored
                     ):
                         manifest = (ctx.settings.derivatives_bucket, manifest_key(bucket, key))
-                        if stored is not None and manifest not in stored:
+                        if (
+                            stored is not None
+                            and manifest not in stored
+                            and not blobs.exists(ctx.s3, *manifest)  # not listed above
+                        ):
                             unlisted.append(image.id)  # its manifest's write failed
                         continue
                     # Lock it as every writer of its jobs does, and look again: a new
@@ -238,22 +247,49 @@ def _abort_incomplete_uploads(ctx: Context, began_before: datetime) -> int:
     ``began_before`` and are still incomplete (where the store runs no lifecycle rule
     for them; MinIO has none). Returns how many were aborted."""
     # boto3, not MinIO's client: only boto3 lists multipart uploads in its public API.
-    s3 = make_s3_client(ctx.settings)
+    s3 = _multipart_client(ctx.settings)
     bucket = ctx.settings.originals_bucket
     aborted = 0
     try:
-        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
-            for upload in page.get("Uploads", []):
-                if upload["Initiated"] >= began_before:
-                    continue
-                s3.abort_multipart_upload(
-                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-                log.info("reconcile.upload_aborted", key=upload["Key"], began=upload["Initiated"])
-                aborted += 1
+        pages = list(s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket))
     except (BotoCoreError, ClientError) as e:
-        raise TransientError(FailureKind.STORAGE, f"listing multipart uploads: {e}") from e
+        # The rest of the pass matters more: say so, and leave them to the next one.
+        log.warning("reconcile.uploads_not_listed", bucket=bucket, error=str(e))
+        return 0
+    for upload in (upload for page in pages for upload in page.get("Uploads", [])):
+        if upload["Initiated"] >= began_before:
+            continue
+        try:
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        except ClientError as e:  # NoSuchUpload: the store's own clean-up came first
+            if e.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                log.warning("reconcile.upload_not_aborted", key=upload["Key"], error=str(e))
+            continue
+        except BotoCoreError as e:
+            log.warning("reconcile.upload_not_aborted", key=upload["Key"], error=str(e))
+            continue
+        log.info("reconcile.upload_aborted", key=upload["Key"], began=upload["Initiated"])
+        aborted += 1
     return aborted
+
+
+def _multipart_client(settings: ProcessorSettings) -> S3Client:
+    """One boto3 client per store for the whole process (passes run every second in
+    the demo, and a client costs tens of milliseconds to make)."""
+    store = (settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
+    return _client_for(*store, settings.s3_region)
+
+
+@cache
+def _client_for(endpoint: str, access_key: str, secret_key: str, region: str) -> S3Client:
+    return make_s3_client(
+        Settings(
+            s3_endpoint=endpoint,
+            s3_access_key=access_key,
+            s3_secret_key=secret_key,
+            s3_region=region,
+        )
+    )
 
 
 def _expire_abandoned(ctx: Context, usable_before: datetime, page_size: int) -> int:
@@ -271,31 +307,34 @@ def _expire_abandoned(ctx: Context, usable_before: datetime, page_size: int) -> 
             Image.created_at < usable_before - LONGEST_PRESIGN,
         ),
     )
-    query = (
-        select(Image)
-        .where(
-            Image.bucket == ctx.settings.originals_bucket,
-            Image.etag.is_(None),
-            Image.deleted_at.is_(None),
-            Image.processing_status == Status.PENDING,
-            past_use,
-        )
-        .order_by(Image.id)
-        .limit(page_size)
-        .with_for_update(skip_locked=True)
+    abandoned = (
+        Image.bucket == ctx.settings.originals_bucket,
+        Image.etag.is_(None),
+        Image.deleted_at.is_(None),
+        Image.processing_status == Status.PENDING,
+        past_use,
     )
+    page_query = select(Image.id, Image.key).where(*abandoned).order_by(Image.id).limit(page_size)
     expired, last = 0, 0
     while True:
-        with ctx.database() as session:
-            page = session.scalars(query.where(Image.id > last)).all()
-            for image in page:
-                if image.jobs or blobs.exists(ctx.s3, image.bucket, image.key):
+        # Read without locks, ask the store outside any transaction, then lock each
+        # row for a moment and look again: a late PUT's ingest never waits on a page.
+        with ctx.sessions() as session:
+            page = session.execute(page_query.where(Image.id > last)).all()
+        for image_id, key in page:
+            if blobs.exists(ctx.s3, ctx.settings.originals_bucket, key):
+                continue
+            with ctx.database() as session:
+                image = session.scalars(
+                    select(Image).where(Image.id == image_id, *abandoned).with_for_update()
+                ).one_or_none()
+                if image is None or image.jobs:
                     continue
                 lifecycle.expire(
                     image, image.upload_expires_at or image.created_at + LONGEST_PRESIGN
                 )
-                log.info("reconcile.upload_expired", image_id=image.id, key=image.key)
-                expired += 1
+            log.info("reconcile.upload_expired", image_id=image_id, key=key)
+            expired += 1
         if len(page) < page_size:
             return expired
         last = page[-1].id
