@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from glowworm.manifests import manifest_key
-from glowworm.models import Derivative, Image, Status, User
+from glowworm.models import Derivative, Image, User
 
 
 class StoredObject(BaseModel):
@@ -59,14 +59,14 @@ def mark_erased(
         .options(selectinload(Image.derivatives))
         .with_for_update()
     ).all()
-    ids = [image.id for image in images]
-    named = {d.key for image in images for d in image.derivatives}
+    # Subqueries, not lists of values: an account of any size fits in one statement.
+    theirs = select(Image.id).where(Image.owner_id == user.id)
     shared = set(
         session.scalars(
             select(Derivative.key).where(
                 Derivative.bucket == derivatives_bucket,
-                Derivative.key.in_(named),
-                Derivative.image_id.not_in(ids),
+                Derivative.key.in_(select(Derivative.key).where(Derivative.image_id.in_(theirs))),
+                Derivative.image_id.not_in(theirs),
             )
         )
     )
@@ -79,7 +79,7 @@ def mark_erased(
             for d in image.derivatives
             if d.key not in shared
         ]
-        if image.processing_status is Status.COMPLETE:
+        if image.derivatives:  # a manifest was written once its set was complete
             objects.append(
                 StoredObject(bucket=derivatives_bucket, key=manifest_key(image.bucket, image.key))
             )

@@ -32,7 +32,9 @@ def erase_my_images(user: UserDep, session: SessionDep, resources: ResourcesDep)
     Every image leaves every route at once; the originals are removed now, the rest by
     the processors (as ``DELETE /api/images/{id}`` does for one). The receipt lists each
     image and each object being removed. The call may be repeated: it lists again the
-    images whose removal has not finished, and is empty once all are purged.
+    images whose removal has not finished (an upload never PUT stays, with no objects,
+    as a tombstone until its URL can no longer be used). An upload announced while this
+    runs is not in it; call again.
     """
     now = datetime.now(UTC)
     erased = mark_erased(session, user, resources.settings.derivatives_bucket, now)
