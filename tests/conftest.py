@@ -423,7 +423,7 @@ class ApiServer:
 @pytest.fixture(scope="session")
 def api_server(
     processor_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[], ApiServer]]:
+) -> Iterator[Callable[..., ApiServer]]:
     """Factory: start another replica of the API on a free port; all stop at session end."""
     # Logs: $GLOWWORM_TEST_LOG_DIR/api-servers under make test, as the processors' do.
     logs = Path(os.environ.get("GLOWWORM_TEST_LOG_DIR") or tmp_path_factory.getbasetemp())
@@ -431,8 +431,9 @@ def api_server(
     logs.mkdir(parents=True, exist_ok=True)
     servers: list[ApiServer] = []
 
-    def start() -> ApiServer:
-        server = ApiServer(processor_env, logs / f"api-{len(servers)}.log")
+    def start(env: dict[str, str] | None = None) -> ApiServer:
+        """One more replica; ``env`` adds or overrides its settings (GLOWWORM_*)."""
+        server = ApiServer({**processor_env, **(env or {})}, logs / f"api-{len(servers)}.log")
         servers.append(server)
         server.wait_ready()
         return server

@@ -93,7 +93,12 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
             yield
 
     app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)
-    app.add_middleware(AdmissionLimit, limit=settings.db_pool_size)
+    app.add_middleware(
+        AdmissionLimit,
+        limit=settings.db_pool_size,
+        body_timeout=settings.body_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
     answer_outages(app)
     app.include_router(uploads.router)
     app.include_router(images.router)

@@ -30,6 +30,11 @@ class UploadSettings(Settings):
     # How long the upload route trusts a token it has looked up; a token deleted from
     # the database keeps working on that route for at most this long.
     token_cache_seconds: float = Field(default=30.0, ge=0)
+    # A request's whole body must arrive within this many seconds (else 408) and be at
+    # most this many bytes (else 413): the API takes only small JSON bodies, and it reads
+    # them before a request may wait for a database slot (see upload_service/admission.py).
+    body_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _urls_can_be_signed(self) -> UploadSettings:
