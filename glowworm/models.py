@@ -141,6 +141,9 @@ class Image(Base):
     # Until when the upload's URL (or multipart upload) can still store the original;
     # past it, and a grace period, with nothing stored the image is expired.
     upload_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The multipart upload (Uppy's Companion routes) that may store the original: those
+    # routes accept no other upload id with this image's key.
+    multipart_upload_id: Mapped[str | None] = mapped_column(String(1024))
     # Set when a deletion begins (the API's DELETE, or the original removed with an S3
     # tool): the API no longer shows the image, no job records anything for it, and the
     # row goes once its objects are gone (processor/removal.py).

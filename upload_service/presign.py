@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from botocore.auth import SIGV4_TIMESTAMP, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -33,7 +33,8 @@ _KEY_SAFE = "/~"
 
 
 class PutSigner:
-    """Signs path-style PUT URLs bound to one content type and one size."""
+    """Signs path-style PUT URLs bound to their content type and size: whole objects,
+    and the parts of multipart uploads."""
 
     def __init__(self, endpoint: str, region: str, access_key: str, secret_key: str) -> None:
         self.endpoint = endpoint.rstrip("/")
@@ -48,11 +49,21 @@ class PutSigner:
         headers = {"Content-Type": content_type}
         if size is not None:
             headers["Content-Length"] = str(size)
-        request = AWSRequest(
-            method="PUT",
-            url=f"{self.endpoint}/{quote(bucket)}/{quote(key, safe=_KEY_SAFE)}",
-            headers=headers,
-        )
+        return self._signed(bucket, key, headers, "", expires)
+
+    def part_url(
+        self, bucket: str, key: str, upload_id: str, part_number: int, size: int, expires: int
+    ) -> str:
+        """A URL that PUTs part ``part_number`` of a multipart upload, of exactly ``size``
+        bytes (the Content-Length is signed), until ``expires`` seconds from now."""
+        query = urlencode({"uploadId": upload_id, "partNumber": part_number})
+        return self._signed(bucket, key, {"Content-Length": str(size)}, query, expires)
+
+    def _signed(
+        self, bucket: str, key: str, headers: dict[str, str], query: str, expires: int
+    ) -> str:
+        url = f"{self.endpoint}/{quote(bucket)}/{quote(key, safe=_KEY_SAFE)}"
+        request = AWSRequest(method="PUT", url=f"{url}?{query}" if query else url, headers=headers)
         S3SigV4QueryAuth(self.credentials, "s3", self.region, expires=expires).add_auth(request)
         assert request.url is not None  # add_auth appends the signature; it never clears it
         return request.url
@@ -119,14 +130,3 @@ def post_policy(
         ExpiresIn=expires,
     )
     return post["url"], post["fields"]
-
-
-def part_url(
-    signer: S3Client, bucket: str, key: str, upload_id: str, part_number: int, expires: int
-) -> str:
-    """A URL that PUTs one part of a multipart upload, for ``expires`` seconds."""
-    return signer.generate_presigned_url(
-        "upload_part",
-        Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
-        ExpiresIn=expires,
-    )

@@ -212,9 +212,25 @@ class CompanionUploadParameters(BaseModel):
 
 
 class CompanionCreateMultipart(BaseModel):
+    """``POST /s3/multipart``. The file's size is required, as ``size`` or as
+    ``metadata.size`` (Uppy: ``addFile({..., meta: {size: file.size}})``): every part is
+    signed with its own length, so the upload cannot grow past it."""
+
     filename: str = Field(min_length=1, max_length=255)
     type: str = ""
+    size: int | None = Field(default=None, ge=1)
     metadata: dict[str, object] = Field(default_factory=dict)
+
+    def declared_size(self) -> int | None:
+        """``size``, else ``metadata.size`` (a number, or digits in a string)."""
+        if self.size is not None:
+            return self.size
+        value = self.metadata.get("size")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        if isinstance(value, str) and value.isdigit() and int(value) >= 1:
+            return int(value)
+        return None
 
 
 class CompanionMultipartCreated(BaseModel):

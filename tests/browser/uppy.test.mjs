@@ -35,6 +35,8 @@ const PAGE = `<!doctype html>
         shouldUseMultipart: (file) => file.size > multipartOver,
         limit: 4
       })
+      // As the README says: the Companion routes sign each part with its length.
+      uppy.on('file-added', (file) => uppy.setFileMeta(file.id, { size: file.size }))
       const parts = {}
       uppy.on('s3-multipart:part-uploaded', (file) => { parts[file.name] = (parts[file.name] || 0) + 1 })
       for (const file of document.getElementById('files').files) {

@@ -48,6 +48,21 @@ def test_signed_url_is_the_one_boto3_makes(key: str, size: int | None) -> None:
     assert ours == expected
 
 
+@pytest.mark.parametrize("key", KEYS)
+def test_a_part_url_is_the_one_boto3_makes_with_its_length_signed(key: str) -> None:
+    settings = UploadSettings()
+    boto = make_s3_client(settings, public=True)
+    upload_id = "ZTI1YjM0Y2QtOWQ3Zi00YmE0LTk3MmUtNWIxNTFlMjA3NjU2LjQ5ZDM+/=x"
+    params = {"Bucket": "originals", "Key": key, "UploadId": upload_id, "PartNumber": 3}
+    with mock.patch("botocore.auth.get_current_datetime", return_value=SIGNED_AT):
+        expected = boto.generate_presigned_url(
+            "upload_part", Params={**params, "ContentLength": 1234}, ExpiresIn=900
+        )
+        ours = make_signer(settings).part_url("originals", key, upload_id, 3, 1234, 900)
+    assert ours == expected
+    assert "X-Amz-SignedHeaders=content-length%3Bhost" in ours
+
+
 def make_get_signer(settings: UploadSettings) -> GetSigner:
     return GetSigner(
         settings.s3_public_endpoint,

@@ -4,7 +4,8 @@ Point the plugin at the API (``companionEndpoint: 'https://api.example'`` in Upp
 ``companionUrl`` in earlier versions) and it calls, under ``/s3``:
 
 - ``GET /params?filename=&type=``: a POST policy ``{method, url, fields, expires}``
-- ``POST /multipart`` ``{filename, type, metadata}``: ``{key, uploadId, bucket}``
+- ``POST /multipart`` ``{filename, type, metadata}``: ``{key, uploadId, bucket}``; the
+  file's size must be declared, as ``size`` or ``metadata.size``
 - ``GET /multipart/{uploadId}?key=``: the parts so far, ``[{PartNumber, ETag, Size}]``
 - ``GET /multipart/{uploadId}/batch?key=&partNumbers=1,2``: ``{presignedUrls: {"1": url}}``
 - ``GET /multipart/{uploadId}/{partNumber}?key=``: a presigned UploadPart ``{url, expires}``
@@ -20,6 +21,12 @@ starts when the object lands, as for any other upload; a multipart upload lands 
 ``complete`` here, so that route queues its ingest at once, as ``POST
 /api/uploads/{id}/complete`` does, instead of waiting for MinIO's stored event. Errors
 are ``{"detail": ...}`` with the same 4xx codes as ``POST /api/uploads``.
+
+A multipart upload is bound to what it declared, so the size limit holds before a byte
+is stored: the declared size is checked against the limit, each part URL is signed
+with that part's exact length (``parts.PartPlan``), only the parts the size needs are
+signed, at most ``MAX_SIGNED_PER_REQUEST`` a request, and the upload id is kept with the
+image row, so every route answers only for the upload id its own row was created with.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from upload_service import presign, store
 from upload_service.broker import BrokerUnavailable
 from upload_service.browser_auth import BrowserUserDep
 from upload_service.deps import ResourcesDep, SessionDep, utcnow
+from upload_service.parts import PartPlan
 from upload_service.pending import checked_upload, new_image, pending_row
 from upload_service.resources import Resources
 from upload_service.schemas import (
@@ -56,22 +64,54 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/s3", tags=["uppy companion"])
 
-# The lowest part number S3 accepts, and the highest.
-FIRST_PART, LAST_PART = 1, 10000
+# Part URLs one request may ask for (Uppy 6 asks for one at a time, Uppy 3 and 4 for
+# a few); more is 422.
+MAX_SIGNED_PER_REQUEST = 100
 
 KeyQuery = Annotated[str, Query(min_length=1, description="the object key from POST /multipart")]
 
 
-def _pending_upload(session: SessionDep, user: User, resources: Resources, key: str) -> Image:
-    """The caller's image row for ``key`` whose object has not landed yet; 404/409 if not."""
+def _pending_upload(
+    session: SessionDep, user: User, resources: Resources, key: str, upload_id: str
+) -> Image:
+    """The caller's image row for ``key`` and ``upload_id`` whose object has not landed
+    yet; 404/409 if there is none."""
     image = session.scalars(
         select(Image).where(Image.bucket == resources.settings.originals_bucket, Image.key == key)
     ).one_or_none()
-    if image is None or image.owner_id != user.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no upload of yours has key {key!r}")
+    if image is None or image.owner_id != user.id or image.multipart_upload_id != upload_id:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no upload of yours has key {key!r} and this upload id"
+        )
     if image.etag is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{key!r} is already uploaded")
     return image
+
+
+def _plan(image: Image) -> PartPlan:
+    assert image.declared_size is not None  # create_multipart refuses an upload without one
+    return PartPlan.for_size(image.declared_size)
+
+
+def _sign_part(resources: Resources, image: Image, upload_id: str, part_number: int) -> str:
+    """The URL of one part, signed with its length; 422 for a part the size does not need."""
+    plan = _plan(image)
+    try:
+        size = plan.size_of(part_number)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"an upload of {plan.total} bytes has parts 1 to {plan.count} "
+            f"of {plan.part_bytes} bytes (the last holds the rest); there is no part {part_number}",
+        ) from None
+    return resources.put_signer.part_url(
+        image.bucket,
+        image.key,
+        upload_id,
+        part_number,
+        size,
+        resources.settings.presign_expiry_seconds,
+    )
 
 
 @router.get("/params", response_model=CompanionUploadParameters)
@@ -113,17 +153,32 @@ def create_multipart(
     resources: ResourcesDep,
 ) -> CompanionMultipartCreated:
     settings = resources.settings
-    name, content_type = checked_upload(body.filename, body.type, None, settings.max_upload_bytes)
+    size = body.declared_size()
+    if size is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "declare the file's size in bytes, as 'size' or 'metadata.size' "
+            "(Uppy: addFile({..., meta: {size: file.size}})); each part is signed for its length",
+        )
+    name, content_type = checked_upload(body.filename, body.type, size, settings.max_upload_bytes)
     # Parts are signed as the client asks for them; the upload itself lasts a day.
-    expires_at = utcnow() + MULTIPART_LIFETIME
-    image = new_image(
-        session.connection(),
-        pending_row(
-            user.id, settings.originals_bucket, name, content_type, usable_until=expires_at
-        ),
+    row = pending_row(
+        user.id,
+        settings.originals_bucket,
+        name,
+        content_type,
+        size,
+        usable_until=utcnow() + MULTIPART_LIFETIME,
     )
-    upload_id = store.create_multipart(resources.s3, image.bucket, image.key, content_type)
-    return CompanionMultipartCreated(key=image.key, uploadId=upload_id, bucket=image.bucket)
+    # Started before the row is written, so the row names it; an upload whose row is never
+    # written is aborted by the reconciler when its day is over.
+    row["multipart_upload_id"] = store.create_multipart(
+        resources.s3, row["bucket"], row["key"], content_type
+    )
+    image = new_image(session.connection(), row)
+    return CompanionMultipartCreated(
+        key=image.key, uploadId=row["multipart_upload_id"], bucket=image.bucket
+    )
 
 
 @router.get("/multipart/{upload_id}", response_model=list[CompanionPart])
@@ -134,7 +189,7 @@ def list_parts(
     session: SessionDep,
     resources: ResourcesDep,
 ) -> list[dict[str, Any]]:
-    image = _pending_upload(session, user, resources, key)
+    image = _pending_upload(session, user, resources, key, upload_id)
     return [
         {
             "PartNumber": part.number,
@@ -144,17 +199,6 @@ def list_parts(
         }
         for part in store.parts(resources.s3, image.bucket, image.key, upload_id)
     ]
-
-
-def _sign_part(resources: Resources, image: Image, upload_id: str, part_number: int) -> str:
-    return presign.part_url(
-        resources.signer,
-        image.bucket,
-        image.key,
-        upload_id,
-        part_number,
-        resources.settings.presign_expiry_seconds,
-    )
 
 
 @router.get("/multipart/{upload_id}/batch", response_model=CompanionSignedParts)
@@ -167,13 +211,13 @@ def sign_parts(
     resources: ResourcesDep,
 ) -> CompanionSignedParts:
     """Presigned part URLs for several parts at once (Uppy 3 and 4 ask for batches)."""
-    numbers = [int(n) for n in part_numbers.split(",")]
-    if not all(FIRST_PART <= n <= LAST_PART for n in numbers):
+    numbers = sorted({int(n) for n in part_numbers.split(",")})
+    if len(numbers) > MAX_SIGNED_PER_REQUEST:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"part numbers run from {FIRST_PART} to {LAST_PART}",
+            f"{len(numbers)} part URLs asked for; at most {MAX_SIGNED_PER_REQUEST} a request",
         )
-    image = _pending_upload(session, user, resources, key)
+    image = _pending_upload(session, user, resources, key, upload_id)
     return CompanionSignedParts(
         presignedUrls={str(n): _sign_part(resources, image, upload_id, n) for n in numbers}
     )
@@ -188,12 +232,7 @@ def sign_part(
     session: SessionDep,
     resources: ResourcesDep,
 ) -> CompanionSignedPart:
-    if not FIRST_PART <= part_number <= LAST_PART:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"part numbers run from {FIRST_PART} to {LAST_PART}",
-        )
-    image = _pending_upload(session, user, resources, key)
+    image = _pending_upload(session, user, resources, key, upload_id)
     return CompanionSignedPart(
         url=_sign_part(resources, image, upload_id, part_number),
         expires=resources.settings.presign_expiry_seconds,
@@ -209,10 +248,12 @@ def complete_multipart(
     session: SessionDep,
     resources: ResourcesDep,
 ) -> CompanionCompleted | JSONResponse:
-    """Join the parts and queue the ingest; refuses (and aborts) an upload over the limit."""
-    image = _pending_upload(session, user, resources, key)
+    """Join the parts and queue the ingest; refuses (and aborts) an upload over the limit,
+    and refuses (keeping it, to be finished) one that does not hold the size it declared."""
+    image = _pending_upload(session, user, resources, key, upload_id)
     limit = resources.settings.max_upload_bytes
-    total = sum(part.size for part in store.parts(resources.s3, image.bucket, key, upload_id))
+    stored = store.parts(resources.s3, image.bucket, key, upload_id)
+    total = sum(part.size for part in stored)
     if total > limit:
         store.abort_multipart(resources.s3, image.bucket, key, upload_id)
         session.delete(image)
@@ -220,6 +261,15 @@ def complete_multipart(
         return JSONResponse(
             {"detail": f"file is {total} bytes; the largest accepted is {limit} bytes"},
             status.HTTP_413_CONTENT_TOO_LARGE,
+        )
+    plan = _plan(image)
+    if total != plan.total:
+        have = {part.number for part in stored}
+        missing = [n for n in range(1, plan.count + 1) if n not in have]
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the stored parts hold {total} of the {plan.total} bytes declared; "
+            f"parts not uploaded yet: {missing}",
         )
     listed = [(part.part_number, part.etag) for part in body.parts]
     etag = store.complete_multipart(resources.s3, image.bucket, key, upload_id, listed)
@@ -243,7 +293,7 @@ def abort_multipart(
     resources: ResourcesDep,
 ) -> dict[str, str]:
     """Drop the parts, and the image row, since nothing will land under that key."""
-    image = _pending_upload(session, user, resources, key)
+    image = _pending_upload(session, user, resources, key, upload_id)
     store.abort_multipart(resources.s3, image.bucket, key, upload_id)
     session.delete(image)
     return {}

@@ -86,7 +86,11 @@ def test_multipart_create_sign_list_complete_lands_and_is_processed(
     created = client.post(
         "/s3/multipart",
         headers=headers,
-        json={"filename": "big one.jpg", "type": "image/jpeg", "metadata": {"name": "big one.jpg"}},
+        json={
+            "filename": "big one.jpg",
+            "type": "image/jpeg",
+            "metadata": {"name": "big one.jpg", "size": len(data)},  # as Uppy sends it
+        },
     )
     assert created.status_code == 200, created.text
     body = created.json()
@@ -147,7 +151,9 @@ def test_multipart_create_sign_list_complete_lands_and_is_processed(
 def test_abort_removes_the_upload_and_its_row(uploader: Uploader, make_token: Any) -> None:
     client, headers = uploader.client, make_token()
     body = client.post(
-        "/s3/multipart", headers=headers, json={"filename": "gone.png", "type": "image/png"}
+        "/s3/multipart",
+        headers=headers,
+        json={"filename": "gone.png", "type": "image/png", "size": 1234},
     ).json()
     key, upload_id = body["key"], body["uploadId"]
     aborted = client.delete(f"/s3/multipart/{upload_id}", headers=headers, params={"key": key})
@@ -163,7 +169,9 @@ def test_complete_over_the_size_limit_is_refused_and_aborted(
 ) -> None:
     client, headers = uploader.client, make_token()
     body = client.post(
-        "/s3/multipart", headers=headers, json={"filename": "huge.jpg", "type": "image/jpeg"}
+        "/s3/multipart",
+        headers=headers,
+        json={"filename": "huge.jpg", "type": "image/jpeg", "size": 1},
     ).json()
     key, upload_id = body["key"], body["uploadId"]
     resources = client.app.state.resources  # type: ignore[attr-defined]
@@ -216,7 +224,9 @@ def test_routes_need_a_token_and_keys_are_per_user(app_client: TestClient, make_
         == 401
     )
     body = app_client.post(
-        "/s3/multipart", headers=alice, json={"filename": "mine.jpg", "type": "image/jpeg"}
+        "/s3/multipart",
+        headers=alice,
+        json={"filename": "mine.jpg", "type": "image/jpeg", "size": 1234},
     ).json()
     key, upload_id = body["key"], body["uploadId"]
     for method, path in (
@@ -252,3 +262,130 @@ def test_the_page_session_cookie_authorises_companion_calls(
         browser.get("/s3/params", params={"filename": "c.jpg", "type": "image/jpeg"}).status_code
         == 401
     )
+
+
+def _create(client: TestClient, headers: dict[str, str], size: int | None) -> tuple[str, str]:
+    body: dict[str, Any] = {"filename": "bounded.jpg", "type": "image/jpeg"}
+    if size is not None:
+        body["size"] = size
+    created = client.post("/s3/multipart", headers=headers, json=body)
+    assert created.status_code == 200, created.text
+    return created.json()["key"], created.json()["uploadId"]
+
+
+def test_each_part_url_holds_exactly_its_part_and_no_more_parts_are_signed(
+    uploader: Uploader, make_token: Any, settings: Settings
+) -> None:
+    client, headers = uploader.client, make_token()
+    size = 11 * MiB  # parts of 5, 5 and 1 MiB, as Uppy cuts it
+    key, upload_id = _create(client, headers, size)
+
+    def sign(number: int) -> str:
+        signed = client.get(
+            f"/s3/multipart/{upload_id}/{number}", headers=headers, params={"key": key}
+        )
+        assert signed.status_code == 200, signed.text
+        url: str = signed.json()["url"]
+        return url
+
+    # MinIO refuses a part of any length but the one its URL was signed for.
+    first = sign(1)
+    assert uploader.http.put(first, content=b"x" * (5 * MiB + 1)).status_code == 403
+    assert uploader.http.put(first, content=b"x" * (5 * MiB - 1)).status_code == 403
+    assert uploader.http.put(first, content=b"x" * 5 * MiB).status_code == 200
+    last = sign(3)
+    assert uploader.http.put(last, content=b"x" * 5 * MiB).status_code == 403
+    assert uploader.http.put(last, content=b"x" * MiB).status_code == 200
+
+    # Only the parts the declared size needs are signed, one by one or in a batch.
+    beyond = client.get(f"/s3/multipart/{upload_id}/4", headers=headers, params={"key": key})
+    assert beyond.status_code == 422
+    assert "parts 1 to 3" in beyond.json()["detail"]
+    batch = client.get(
+        f"/s3/multipart/{upload_id}/batch",
+        headers=headers,
+        params={"key": key, "partNumbers": "2,3,4"},
+    )
+    assert batch.status_code == 422
+    many = ",".join(str(n) for n in range(1, 102))
+    too_many = client.get(
+        f"/s3/multipart/{upload_id}/batch",
+        headers=headers,
+        params={"key": key, "partNumbers": many},
+    )
+    assert too_many.status_code == 422
+    assert "at most 100 a request" in too_many.json()["detail"]
+
+    # Completing before every part is there is refused, and the upload is kept.
+    listed = client.get(f"/s3/multipart/{upload_id}", headers=headers, params={"key": key})
+    parts = [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed.json()]
+    early = client.post(
+        f"/s3/multipart/{upload_id}/complete",
+        headers=headers,
+        params={"key": key},
+        json={"parts": parts},
+    )
+    assert early.status_code == 422, early.text
+    assert "parts not uploaded yet: [2]" in early.json()["detail"]
+    still = client.get(f"/s3/multipart/{upload_id}", headers=headers, params={"key": key})
+    assert [p["PartNumber"] for p in still.json()] == [1, 3]
+    client.delete(f"/s3/multipart/{upload_id}", headers=headers, params={"key": key})
+
+
+def test_a_multipart_upload_declares_its_size_within_the_limit(
+    uploader: Uploader, make_token: Any, settings: Settings
+) -> None:
+    client, headers = uploader.client, make_token()
+    undeclared = client.post(
+        "/s3/multipart", headers=headers, json={"filename": "what.jpg", "type": "image/jpeg"}
+    )
+    assert undeclared.status_code == 422
+    assert "declare the file's size" in undeclared.json()["detail"]
+    limit = client.app.state.resources.settings.max_upload_bytes  # type: ignore[attr-defined]
+    over = client.post(
+        "/s3/multipart",
+        headers=headers,
+        json={"filename": "huge.jpg", "type": "image/jpeg", "metadata": {"size": limit + 1}},
+    )
+    assert over.status_code == 413
+    assert "largest accepted" in over.json()["detail"]
+    assert client.get("/api/images", headers=headers).json()["total"] == 0
+    # Nothing was started in the store either.
+    uploads = uploader.client.app.state.resources.s3.list_multipart_uploads(  # type: ignore[attr-defined]
+        Bucket=settings.originals_bucket, Prefix="uploads/"
+    )
+    assert not any(u["Key"].endswith("/huge.jpg") for u in uploads.get("Uploads", []))
+
+
+def test_an_upload_id_works_only_with_the_row_it_was_made_for(
+    app_client: TestClient, make_token: Any
+) -> None:
+    alice, bob = make_token(), make_token()
+    alice_key, alice_id = _create(app_client, alice, 1234)
+    other_key, other_id = _create(app_client, alice, 1234)
+    bob_key, _ = _create(app_client, bob, 1234)
+    # Alice's own key with her other upload's id, and Bob's key with Alice's id: not found.
+    for key, upload_id, headers in (
+        (alice_key, other_id, alice),
+        (bob_key, alice_id, bob),
+    ):
+        for method, path, more in (
+            ("GET", f"/s3/multipart/{upload_id}", {}),
+            ("GET", f"/s3/multipart/{upload_id}/1", {}),
+            ("GET", f"/s3/multipart/{upload_id}/batch", {"partNumbers": "1"}),
+            ("POST", f"/s3/multipart/{upload_id}/complete", {}),
+            ("DELETE", f"/s3/multipart/{upload_id}", {}),
+        ):
+            answer = app_client.request(
+                method,
+                path,
+                headers=headers,
+                params={"key": key, **more},
+                json={"parts": [{"PartNumber": 1, "ETag": "x"}]} if method == "POST" else None,
+            )
+            assert answer.status_code == 404, (method, path, answer.text)
+    # Alice's upload is untouched: its parts still list, under its own id.
+    for key, upload_id in ((alice_key, alice_id), (other_key, other_id)):
+        listed = app_client.get(f"/s3/multipart/{upload_id}", headers=alice, params={"key": key})
+        assert listed.status_code == 200, listed.text
+        app_client.delete(f"/s3/multipart/{upload_id}", headers=alice, params={"key": key})
