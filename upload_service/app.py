@@ -26,6 +26,7 @@ from upload_service.presign import GetSigner, PutSigner
 from upload_service.relay import StatusRelay
 from upload_service.resources import Resources
 from upload_service.routes import admin, companion, images, media, pages, uploads, users, ws
+from upload_service.security_headers import SecurityHeaders
 from upload_service.settings import UploadSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -99,6 +100,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
         body_timeout=settings.body_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
     )
+    app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
     answer_outages(app)
     app.include_router(uploads.router)
     app.include_router(images.router)

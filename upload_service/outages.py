@@ -52,7 +52,8 @@ def _detail(error: Exception) -> str:
 
 async def _unavailable(connection: HTTPConnection, error: Exception) -> JSONResponse | None:
     detail = _detail(error)
-    log.warning("dependency.unavailable", path=connection.url.path, detail=detail, error=str(error))
+    cause = error.cause if isinstance(error, StoreError) else str(error)
+    log.warning("dependency.unavailable", path=connection.url.path, detail=detail, error=cause)
     if isinstance(connection, WebSocket):
         await connection.close(WS_TRY_AGAIN_LATER, detail)
         return None
@@ -70,8 +71,8 @@ async def _store_failed(connection: HTTPConnection, error: Exception) -> JSONRes
         (code for kind, code in _STORE_ANSWERS.items() if isinstance(error, kind)),
         status.HTTP_502_BAD_GATEWAY,
     )
-    if answer == status.HTTP_502_BAD_GATEWAY:
-        log.warning("store.refused", path=connection.url.path, error=str(error))
+    cause = error.cause if isinstance(error, StoreError) else ""
+    log.warning("store.error", path=connection.url.path, status=answer, cause=cause)
     return JSONResponse({"detail": str(error)}, status_code=answer)
 
 

@@ -7,6 +7,7 @@ finds the same kind of row whoever signed the upload.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,15 @@ def checked_upload(
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"file is {size} bytes; the largest accepted is {max_bytes} bytes",
+        )
+    # Invisible formatting characters (category Cf: right-to-left overrides, zero-width
+    # joiners and spaces) make a name read as something it is not ("photo\u202egpj.exe").
+    invisible = sorted({f"U+{ord(ch):04X}" for ch in filename if unicodedata.category(ch) == "Cf"})
+    if invisible:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"file name {filename!r} has invisible formatting characters ({', '.join(invisible)})"
+            "; rename the file without them",
         )
     name = clean_filename(filename)
     control = any(ord(ch) < 32 or ord(ch) == 127 for ch in filename)

@@ -33,7 +33,15 @@ _PARTS_MISMATCH = frozenset({"InvalidPart", "InvalidPartOrder"})
 
 
 class StoreError(Exception):
-    """The store did not do what was asked; ``str(error)`` says why, in the client's words."""
+    """The store did not do what was asked; ``str(error)`` says why, in the client's words.
+
+    Those words never quote botocore or the store (their messages name operations,
+    hosts and buckets behind the API); what they said goes to the log, as ``cause``.
+    """
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class ObjectMissing(StoreError):
@@ -55,8 +63,9 @@ class StoreRefused(StoreError):
 class StoreUnavailable(StoreError, DependencyUnavailable):
     """The store did not answer: refused, timed out, or the connection dropped."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, cause: str = "") -> None:
         DependencyUnavailable.__init__(self, FailureKind.STORAGE, message)
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -77,15 +86,19 @@ class Part:
 
 def _translate(e: ClientError | BotoCoreError, bucket: str, key: str) -> StoreError:
     if isinstance(e, BotoCoreError):  # no connection, a timeout, an unreadable answer
-        return StoreUnavailable(f"the object store could not be reached: {e}")
+        return StoreUnavailable("the object store could not be reached", cause=str(e))
     code = str(e.response.get("Error", {}).get("Code"))
     if code in MISSING_OBJECT_CODES:
-        return ObjectMissing(f"no object at {key!r} in {bucket!r}")
+        return ObjectMissing(f"no object at {key!r} in {bucket!r}", cause=str(e))
     if code in _NO_UPLOAD:
-        return UploadMissing("no such multipart upload")
+        return UploadMissing("no such multipart upload", cause=str(e))
     if code in _PARTS_MISMATCH:
-        return PartsMismatch(f"the parts do not match: {e}")
-    return StoreRefused(f"the object store refused: {e}")
+        return PartsMismatch(
+            f"the parts do not match the uploaded ones ({code}): list every uploaded part, "
+            "in order, with the ETag its upload answered",
+            cause=str(e),
+        )
+    return StoreRefused(f"the object store refused the request ({code})", cause=str(e))
 
 
 def head(s3: S3Client, bucket: str, key: str) -> StoredObject:
@@ -170,9 +183,9 @@ def delete_many(s3: S3Client, bucket: str, keys: list[str]) -> None:
         if errors := answer.get("Errors"):
             first = errors[0]
             raise StoreRefused(
-                f"the object store refused to remove {first.get('Key')!r}"
-                f" ({first.get('Code')}: {first.get('Message')})"
-                + (f" and {len(errors) - 1} more" if len(errors) > 1 else "")
+                f"the object store refused to remove {len(errors)} object(s)",
+                cause=f"{first.get('Key')!r} ({first.get('Code')}: {first.get('Message')})"
+                + (f" and {len(errors) - 1} more" if len(errors) > 1 else ""),
             )
 
 

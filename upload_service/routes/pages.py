@@ -16,8 +16,10 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from upload_service.browser_auth import COOKIE_NAME
-from upload_service.deps import UserDep
+from upload_service.deps import ResourcesDep, UserDep
+from upload_service.resources import Resources
 from upload_service.schemas import SessionOut
+from upload_service.security_headers import page_policy
 
 router = APIRouter(tags=["pages"])
 
@@ -28,9 +30,13 @@ COOKIE_MAX_AGE = 30 * 24 * 3600
 _bearer = HTTPBearer()
 
 
-def _page(name: str) -> FileResponse:
-    # Pages change with deployments; revalidate so a browser never mixes versions.
-    return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+def _page(resources: Resources, name: str) -> FileResponse:
+    headers = {
+        # Pages change with deployments; revalidate so a browser never mixes versions.
+        "Cache-Control": "no-cache",
+        "Content-Security-Policy": page_policy(resources.settings),
+    }
+    return FileResponse(STATIC / name, headers=headers)
 
 
 @router.get("/", include_in_schema=False)
@@ -39,18 +45,18 @@ def home() -> RedirectResponse:
 
 
 @router.get("/upload", include_in_schema=False)
-def upload_page() -> FileResponse:
-    return _page("upload.html")
+def upload_page(resources: ResourcesDep) -> FileResponse:
+    return _page(resources, "upload.html")
 
 
 @router.get("/gallery", include_in_schema=False)
-def gallery_page() -> FileResponse:
-    return _page("gallery.html")
+def gallery_page(resources: ResourcesDep) -> FileResponse:
+    return _page(resources, "gallery.html")
 
 
 @router.get("/admin", include_in_schema=False)
-def admin_page() -> FileResponse:
-    return _page("admin.html")
+def admin_page(resources: ResourcesDep) -> FileResponse:
+    return _page(resources, "admin.html")
 
 
 @router.post("/api/session", response_model=SessionOut)

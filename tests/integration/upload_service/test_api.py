@@ -76,6 +76,9 @@ def test_upload_answers_a_presigned_put_and_a_pending_image(
         ({"filename": ""}, 422, "at least 1 character"),
         ({"filename": "..."}, 422, "no letters or digits"),
         ({"filename": "a\x00b.jpg"}, 422, "control characters"),
+        # A right-to-left override shows "photo\u202egpj.exe" as "photoexe.jpg".
+        ({"filename": "photo\u202egpj.exe"}, 422, "invisible formatting characters (U+202E)"),
+        ({"filename": "zero\u200bwidth\ufeff.jpg"}, 422, "(U+200B, U+FEFF)"),
         ({"filename": "x" * 300 + ".jpg"}, 422, "at most 255 characters"),
         ({"sha256": "abc"}, 422, "pattern"),
     ],

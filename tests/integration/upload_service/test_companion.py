@@ -199,6 +199,7 @@ def test_complete_over_the_size_limit_is_refused_and_aborted(
     [
         ({"filename": "notes.txt", "type": "text/plain"}, 415, "not an image type"),
         ({"filename": "...", "type": "image/jpeg"}, 422, "no letters or digits"),
+        ({"filename": "cat\u202egnp.jpg", "type": "image/jpeg"}, 422, "invisible formatting"),
         ({"type": "image/jpeg"}, 422, "filename"),
     ],
 )

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import CORPUS, Uploader
+from upload_service.settings import UploadSettings
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,39 @@ def test_pages_are_plain_html_with_their_module(
     asset = app_client.get(f"/static/{script}")
     assert asset.status_code == 200
     assert "javascript" in asset.headers["content-type"]
+
+
+@pytest.mark.parametrize("path", ["/upload", "/gallery", "/admin"])
+def test_pages_allow_only_their_own_scripts_and_the_store_and_cannot_be_framed(
+    app_client: TestClient, settings: UploadSettings, path: str
+) -> None:
+    page = app_client.get(path)
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in page.headers["content-security-policy"].split(";")
+    )
+    store = settings.s3_public_endpoint.rstrip("/")
+    assert policy["default-src"] == "'self'"
+    assert policy["object-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["img-src"] == f"'self' {store}"
+    assert policy["connect-src"] == f"'self' {store}"
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+
+
+def test_every_answer_says_nosniff_and_keeps_the_referrer_home(
+    app_client: TestClient, make_token: Any
+) -> None:
+    for answer in (
+        app_client.get("/api/images", headers=make_token()),
+        app_client.get("/api/images"),  # a refusal too
+        app_client.get("/static/common.js"),
+        app_client.get("/healthz"),
+    ):
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url
+        assert answer.headers["referrer-policy"] == "same-origin", answer.url
 
 
 def test_home_redirects_to_the_upload_page(app_client: TestClient) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -113,3 +114,54 @@ def test_an_unreachable_store_is_a_503_to_try_again_from_every_route(
         assert answer.status_code == 503, answer.text
         assert answer.json() == STORE_OUTAGE
         assert answer.headers["Retry-After"] == "5"
+
+
+def test_a_refusing_store_is_a_502_that_quotes_neither_boto_nor_the_store(
+    settings: UploadSettings, make_token: Any, uploader: Uploader
+) -> None:
+    """The store's and botocore's words name hosts, buckets and operations behind the API:
+    they go to the log; the client reads what it can act on."""
+    headers = make_token()
+    # A store that answers, but refuses every request (the API's key is wrong).
+    refusing = settings.model_copy(update={"s3_secret_key": "not-the-secret"})
+    with TestClient(create_app(refusing)) as client:
+        announced = client.post(
+            "/api/uploads",
+            headers=headers,
+            json={"filename": "photo.jpg", "content_type": "image/jpeg", "size": 1000},
+        )
+        refused = client.post(f"/api/uploads/{announced.json()['id']}/complete", headers=headers)
+        created = client.post(
+            "/s3/multipart",
+            headers=headers,
+            json={"filename": "big.jpg", "type": "image/jpeg", "size": 1000},
+        )
+    internal = urlsplit(settings.s3_endpoint).netloc
+    for answer in (refused, created):
+        assert answer.status_code == 502, answer.text
+        # The S3 error code, which is S3's and names nothing of ours, is all that is quoted.
+        detail = answer.json()["detail"]
+        assert detail.startswith("the object store refused the request ("), detail
+        assert internal not in answer.text and "operation" not in answer.text
+    # A part list that does not match: the S3 code, not its message.
+    body = uploader.client.post(
+        "/s3/multipart",
+        headers=headers,
+        json={"filename": "parts.jpg", "type": "image/jpeg", "size": 1000},
+    ).json()
+    url = uploader.client.get(
+        f"/s3/multipart/{body['uploadId']}/1", headers=headers, params={"key": body["key"]}
+    ).json()["url"]
+    assert uploader.http.put(url, content=b"x" * 1000).status_code == 200
+    mismatch = uploader.client.post(
+        f"/s3/multipart/{body['uploadId']}/complete",
+        headers=headers,
+        params={"key": body["key"]},
+        json={"parts": [{"PartNumber": 1, "ETag": "0123456789abcdef0123456789abcdef"}]},
+    )
+    assert mismatch.status_code == 422, mismatch.text
+    assert mismatch.json()["detail"].startswith("the parts do not match the uploaded ones (")
+    assert "operation" not in mismatch.text and settings.originals_bucket not in mismatch.text
+    uploader.client.delete(
+        f"/s3/multipart/{body['uploadId']}", headers=headers, params={"key": body["key"]}
+    )
