@@ -9,7 +9,7 @@ To get exactly "N images waiting for their variants", the run takes the variants
 off the jobs exchange for a while and binds a holding queue of its own in its place:
 N uploads get their thumbnails and their variant jobs pile up in the holding queue;
 then the variants queue is bound again and each held job is moved into it once (the
-priority test's way: bench/held_variants.py). Then, while the backlog is worked off,
+priority test's way: bench/held_jobs.py). Then, while the backlog is worked off,
 new uploads are made one at a time, and the time from each PUT's answer to its
 thumbnails' commit is compared with the same on idle processors, measured in the same
 run. It never passes or fails on timing.
@@ -27,10 +27,11 @@ from kombu import Connection
 
 from bench import latency
 from bench.figures import job_durations, percentile, target
-from bench.held_variants import variants_held
+from bench.held_jobs import jobs_held
 from bench.load import measured
 from bench.photos import Photos
 from bench.sandbox import Sandbox
+from glowworm.sizes import JobType
 
 PROCESSORS = 2
 UPLOAD_THREADS = 4
@@ -55,7 +56,7 @@ def run(backlog: int, idle_uploads: int, probes: int) -> None:
 
             print(f"\nbuilding the backlog: {backlog} uploads, variant jobs held back")
             numbers = range(idle_uploads, idle_uploads + backlog)
-            with variants_held(box.settings) as held:
+            with jobs_held(box.settings, JobType.VARIANT) as held:
                 batch = [photos.unique(n) for n in numbers]
                 uploads = client.upload_many(batch, UPLOAD_THREADS)
                 box.wait_done([u.image_id for u in uploads], thumbnails_only=True, every=0.5)
