@@ -1,10 +1,13 @@
-"""The ``glowworm`` console script: set-up and tokens, and the commands each deployable
-adds through a ``glowworm.commands`` entry point (``reconcile`` is the processor's)."""
+"""The ``glowworm`` console script: set-up and tokens (create, list, revoke), and the
+commands each deployable adds through a ``glowworm.commands`` entry point (``reconcile``
+is the processor's)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import timedelta
 from importlib.metadata import entry_points
 
 from glowworm.db import make_engine, make_session_factory
@@ -12,7 +15,7 @@ from glowworm.logs import configure_logging
 from glowworm.provision import provision
 from glowworm.settings import Settings
 from glowworm.storage import make_s3_client
-from glowworm.tokens import issue_token
+from glowworm.tokens import DEFAULT_LIFETIME, issue_token, list_tokens, revoke
 
 # The entry-point group a deployable names its ``register(subparsers)`` function in
 # (pyproject.toml): the shared package offers its commands without importing it.
@@ -22,9 +25,46 @@ COMMANDS_GROUP = "glowworm.commands"
 def _token_create(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     with make_session_factory(engine).begin() as session:
-        token = issue_token(session, args.name, admin=args.admin)
+        token = issue_token(
+            session, args.name, admin=args.admin, lifetime=timedelta(days=args.days)
+        )
     engine.dispose()
     print(token)
+    return 0
+
+
+def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.ids and args.user is None:
+        print("glowworm token revoke: name token ids, or --user NAME", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine).begin() as session:
+        revoked = revoke(session, ids=args.ids, user=args.user)
+    engine.dispose()
+    # Every route checks tokens in the database; the upload route's cache and open
+    # WebSockets catch up within 5 s.
+    print(json.dumps({"revoked": revoked}))
+    return 0
+
+
+def _token_list(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        tokens = list_tokens(session, args.user)
+    engine.dispose()
+    for info in tokens:
+        print(
+            json.dumps(
+                {
+                    "id": info.id,
+                    "user": info.user,
+                    "admin": info.admin,
+                    "created_at": info.created_at.isoformat(),
+                    "expires_at": info.expires_at and info.expires_at.isoformat(),
+                    "revoked_at": info.revoked_at and info.revoked_at.isoformat(),
+                }
+            )
+        )
     return 0
 
 
@@ -65,7 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     create = token_commands.add_parser("create", help="print a new bearer token for a user")
     create.add_argument("--name", required=True, help="user name (made if new)")
     create.add_argument("--admin", action="store_true", help="the user may use admin routes")
+    create.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_LIFETIME.days,
+        help=f"days the token works (default {DEFAULT_LIFETIME.days}; 0: it never expires)",
+    )
     create.set_defaults(run=_token_create)
+    revoke_command = token_commands.add_parser(
+        "revoke", help="end tokens (and the page sessions signed in with them) within 5 s"
+    )
+    revoke_command.add_argument("ids", nargs="*", type=int, help="token ids (token list)")
+    revoke_command.add_argument("--user", help="every token of this user")
+    revoke_command.set_defaults(run=_token_revoke)
+    list_command = token_commands.add_parser("list", help="tokens, one JSON line each")
+    list_command.add_argument("--user", help="only this user's")
+    list_command.set_defaults(run=_token_list)
     _add_deployable_commands(commands)
     return parser
 

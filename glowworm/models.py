@@ -92,8 +92,29 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # A token works until it expires (None: never) or is revoked (glowworm/tokens.py).
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSession(Base):
+    """A signed-in browser: the page cookie holds the session's secret, never the token.
+
+    It works while its token does and until it expires; signing out deletes it.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the cookie's secret, as for tokens.
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Image(Base):

@@ -91,6 +91,8 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
             relay.start()
             opened.push_async_callback(asyncio.to_thread, relay.stop)
             opened.callback(hub.close)
+            watcher = asyncio.create_task(ws.watch_tokens(app.state.resources))
+            opened.callback(watcher.cancel)
             yield
 
     app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)

@@ -19,6 +19,8 @@ MAX_BACKLOG = 256
 
 # Sent to a listener when it missed events and must reload from the REST API.
 RESYNC = "resync"
+# WebSocket close code "Going Away" (RFC 6455): the server is shutting down.
+GOING_AWAY = 1001
 
 
 def control(kind: str, **fields: Any) -> dict[str, Any]:
@@ -26,16 +28,31 @@ def control(kind: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, **fields}
 
 
+@dataclass(frozen=True)
+class Closing:
+    """Tells a socket to close with this code and reason instead of sending more."""
+
+    code: int
+    reason: str
+
+
 @dataclass(eq=False)
 class Listener:
-    """One connected socket: whose events it hears, and what waits to be sent."""
+    """One connected socket: whose events it hears, the token it signed in with, and
+    what waits to be sent."""
 
     user_id: int
     is_admin: bool
-    # ``None`` tells the socket to close: the server is shutting down.
-    outbox: asyncio.Queue[dict[str, Any] | None] = field(
+    token_id: int
+    outbox: asyncio.Queue[dict[str, Any] | Closing] = field(
         default_factory=lambda: asyncio.Queue(MAX_BACKLOG)
     )
+
+    def close(self, code: int, reason: str) -> None:
+        """Drop the backlog; the socket closes with ``code`` next."""
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox.put_nowait(Closing(code, reason))
 
     def hears(self, event: StatusEvent) -> bool:
         return self.is_admin or event.owner_id == self.user_id
@@ -59,8 +76,8 @@ class Hub:
     def __len__(self) -> int:
         return len(self._listeners)
 
-    def join(self, user_id: int, is_admin: bool) -> Listener:
-        listener = Listener(user_id=user_id, is_admin=is_admin)
+    def join(self, user_id: int, is_admin: bool, token_id: int) -> Listener:
+        listener = Listener(user_id=user_id, is_admin=is_admin, token_id=token_id)
         self._listeners.add(listener)
         return listener
 
@@ -79,9 +96,17 @@ class Hub:
         for listener in self._listeners:
             listener.offer(control(RESYNC, reason=reason))
 
+    def token_ids(self) -> set[int]:
+        return {listener.token_id for listener in self._listeners}
+
+    def end_tokens(self, ended: set[int], code: int, reason: str) -> int:
+        """Close every socket signed in with a token in ``ended``; how many."""
+        closing = [listener for listener in self._listeners if listener.token_id in ended]
+        for listener in closing:
+            listener.close(code, reason)
+        return len(closing)
+
     def close(self) -> None:
         """Ask every socket to close; used when the server shuts down."""
         for listener in self._listeners:
-            while not listener.outbox.empty():
-                listener.outbox.get_nowait()
-            listener.outbox.put_nowait(None)
+            listener.close(GOING_AWAY, "server shutting down")

@@ -27,9 +27,9 @@ class UploadSettings(Settings):
     # Database connections per API process; also how many requests it serves at once
     # (more wait their turn; see upload_service/admission.py).
     db_pool_size: int = Field(default=20, ge=1, le=200)
-    # How long the upload route trusts a token it has looked up; a token deleted from
-    # the database keeps working on that route for at most this long.
-    token_cache_seconds: float = Field(default=30.0, ge=0)
+    # How long the upload route trusts a token it has looked up; a token revoked or
+    # deleted keeps working on that route for at most this long (5 s at most).
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=5)
     # A request's whole body must arrive within this many seconds (else 408) and be at
     # most this many bytes (else 413): the API takes only small JSON bodies, and it reads
     # them before a request may wait for a database slot (see upload_service/admission.py).

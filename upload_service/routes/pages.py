@@ -2,8 +2,8 @@
 
 The pages are static files (no build step); they ask for the API token once, keep it
 in localStorage and send it as a bearer header. ``POST /api/session`` checks the token
-and copies it into an HttpOnly cookie for the requests a page cannot add a header to
-(see ``browser_auth``).
+and opens a page session, whose opaque secret goes into an HttpOnly cookie for the
+requests a page cannot add a header to (see ``browser_auth``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from glowworm.tokens import SESSION_LIFETIME, close_web_session, open_web_session, token_for
 from upload_service.browser_auth import COOKIE_NAME
-from upload_service.deps import ResourcesDep, UserDep
+from upload_service.deps import ResourcesDep, SessionDep
 from upload_service.resources import Resources
 from upload_service.schemas import SessionOut
 from upload_service.security_headers import page_policy
@@ -24,9 +25,6 @@ from upload_service.security_headers import page_policy
 router = APIRouter(tags=["pages"])
 
 STATIC = Path(__file__).parent.parent / "static"
-# How long the session cookie lasts; the pages renew it on every load.
-COOKIE_MAX_AGE = 30 * 24 * 3600
-
 _bearer = HTTPBearer()
 
 
@@ -61,26 +59,36 @@ def admin_page(resources: ResourcesDep) -> FileResponse:
 
 @router.post("/api/session", response_model=SessionOut)
 def sign_in(
-    user: UserDep,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials, Depends(_bearer)],
     request: Request,
     response: Response,
 ) -> SessionOut:
-    """Check the bearer token and set the session cookie that carries it."""
+    """Check the bearer token and set the cookie of a new page session for it."""
+    token = token_for(session, credentials.credentials)
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
+        )
     response.set_cookie(
         COOKIE_NAME,
-        credentials.credentials,
-        max_age=COOKIE_MAX_AGE,
+        open_web_session(session, token),
+        max_age=int(SESSION_LIFETIME.total_seconds()),
         path="/",
         httponly=True,
         samesite="strict",
+        # Over TLS, directly or through a proxy uvicorn trusts (X-Forwarded-Proto from
+        # --forwarded-allow-ips, 127.0.0.1 by default).
         secure=request.url.scheme == "https",
     )
-    return SessionOut(user=user.name, admin=user.is_admin)
+    return SessionOut(user=token.user.name, admin=token.user.is_admin)
 
 
 @router.delete("/api/session", status_code=204, response_class=Response)
-def sign_out() -> Response:
+def sign_out(request: Request, session: SessionDep) -> Response:
+    """End the page session: the cookie stops working, here and wherever it was copied."""
+    if secret := request.cookies.get(COOKIE_NAME):
+        close_web_session(session, secret)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
     return response

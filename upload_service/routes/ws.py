@@ -13,7 +13,8 @@ Protocol (JSON text frames)::
     client -> {"type": "ping"}   server -> {"type": "pong"}
 
 The token comes in the first frame rather than the URL, so it never lands in access
-logs. A bad or missing token closes the socket with code 4401; a user hears only
+logs. A bad or missing token closes the socket with code 4401, and so does a token
+revoked or expired while the socket is open (checked every 2 s); a user hears only
 events of their own images, an admin hears all.
 """
 
@@ -21,14 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from glowworm.tokens import user_for_token
-from upload_service.hub import Listener, control
+from glowworm.tokens import token_for, usable_token_ids
+from upload_service.hub import Closing, Listener, control
 from upload_service.resources import Resources
 
 log = structlog.get_logger(__name__)
@@ -37,18 +39,54 @@ router = APIRouter(tags=["realtime"])
 
 # Seconds a client has to send its auth frame after connecting.
 AUTH_TIMEOUT_SECONDS = 10.0
-# Close codes (4000-4999 are the application's): no or bad token, auth frame too late.
+# Close codes (4000-4999 are the application's): no or bad token (or one revoked or
+# expired while the socket was open), auth frame too late.
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
+# How often open sockets' tokens are checked: a revoked token's sockets close within this.
+RECHECK_SECONDS = 2.0
 
 
-def _who(resources: Resources, token: str) -> tuple[int, str, bool] | None:
+@dataclass(frozen=True)
+class _Who:
+    user_id: int
+    name: str
+    is_admin: bool
+    token_id: int
+
+
+def _who(resources: Resources, token: str) -> _Who | None:
     with resources.sessions.begin() as session:
-        user = user_for_token(session, token)
-        return None if user is None else (user.id, user.name, user.is_admin)
+        row = token_for(session, token)
+        if row is None:
+            return None
+        return _Who(row.user.id, row.user.name, row.user.is_admin, row.id)
 
 
-async def _authenticate(websocket: WebSocket, resources: Resources) -> tuple[int, str, bool]:
+def _ended(resources: Resources, token_ids: set[int]) -> set[int]:
+    with resources.sessions() as session:
+        return token_ids - usable_token_ids(session, token_ids)
+
+
+async def watch_tokens(resources: Resources) -> None:
+    """Close, within ``RECHECK_SECONDS``, every socket whose token was revoked or has
+    expired: one query a round for all of this replica's sockets. Runs for the app's life."""
+    while True:
+        await asyncio.sleep(RECHECK_SECONDS)
+        token_ids = resources.hub.token_ids()
+        if not token_ids:
+            continue
+        try:
+            ended = await run_in_threadpool(_ended, resources, token_ids)
+        except Exception as e:  # the database is down: check again next round
+            log.warning("ws.token_check_failed", error=str(e))
+            continue
+        if ended:
+            closed = resources.hub.end_tokens(ended, CLOSE_UNAUTHORIZED, "token revoked or expired")
+            log.info("ws.tokens_ended", tokens=sorted(ended), sockets=closed)
+
+
+async def _authenticate(websocket: WebSocket, resources: Resources) -> _Who:
     """The caller from the first frame; closes the socket and raises on failure."""
     try:
         first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
@@ -70,8 +108,8 @@ async def _authenticate(websocket: WebSocket, resources: Resources) -> tuple[int
 async def _send_events(websocket: WebSocket, listener: Listener) -> None:
     while True:
         message = await listener.outbox.get()
-        if message is None:
-            await websocket.close(status.WS_1001_GOING_AWAY, "server shutting down")
+        if isinstance(message, Closing):
+            await websocket.close(message.code, message.reason)
             return
         await websocket.send_json(message)
 
@@ -93,10 +131,11 @@ async def status_socket(websocket: WebSocket) -> None:
     resources: Resources = websocket.app.state.resources
     await websocket.accept()
     try:
-        user_id, name, is_admin = await _authenticate(websocket, resources)
+        who = await _authenticate(websocket, resources)
     except WebSocketDisconnect:
         return
-    listener = resources.hub.join(user_id, is_admin)
+    name, is_admin = who.name, who.is_admin
+    listener = resources.hub.join(who.user_id, is_admin, who.token_id)
     log.info("ws.connected", user=name, admin=is_admin, sockets=len(resources.hub))
     try:
         await websocket.send_json(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import CORPUS, Uploader
+from tests.conftest import CORPUS, ApiServer, Uploader
 from upload_service.settings import UploadSettings
 
 
@@ -80,13 +82,37 @@ def test_sign_in_sets_an_httponly_strict_cookie_and_names_the_user(
     assert answer.json()["admin"] is True
     assert answer.json()["user"].startswith("user-")
     cookie = answer.headers["set-cookie"]
-    assert cookie.startswith("glowworm_token=gw_")
+    # An opaque session of its own, never the token itself.
+    assert cookie.startswith("glowworm_session=gws_")
+    assert admin["Authorization"].removeprefix("Bearer ") not in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http here; see the TLS test below
+    copied = cookie.split(";", 1)[0].split("=", 1)[1]
     cleared = browser.delete("/api/session")
     assert cleared.status_code == 204
-    assert 'glowworm_token=""' in cleared.headers["set-cookie"]
+    assert 'glowworm_session=""' in cleared.headers["set-cookie"]
+    # Signing out ended the session itself: a copy of the cookie no longer works.
+    thief = TestClient(app_client.app, cookies={"glowworm_session": copied})
+    refused = thief.get("/s3/params", params={"filename": "c.jpg", "type": "image/jpeg"})
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "signed out: sign in on a page again"
+
+
+def test_the_session_cookie_is_secure_behind_a_tls_proxy(
+    api_server: Callable[..., ApiServer], make_token: Any
+) -> None:
+    server = api_server()
+    headers = make_token()
+    # uvicorn trusts X-Forwarded-Proto from 127.0.0.1 (its --forwarded-allow-ips default).
+    behind_tls = httpx.post(
+        f"{server.url}/api/session", headers={**headers, "X-Forwarded-Proto": "https"}
+    )
+    assert behind_tls.status_code == 200
+    assert "Secure" in behind_tls.headers["set-cookie"]
+    plain = httpx.post(f"{server.url}/api/session", headers=headers)
+    assert "Secure" not in plain.headers["set-cookie"]
 
 
 def test_media_follows_the_cookie_to_the_original_until_thumbnails_exist(
