@@ -16,9 +16,9 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from glowworm.models import ApiToken, User, WebSession
@@ -36,10 +36,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _now() -> datetime:
+    # This process's clock, not the database's: the demo's SQLite has no time arithmetic.
+    return datetime.now(UTC)
+
+
 def _usable() -> ColumnElement[bool]:
-    """The tokens that work now: not revoked, not expired (by the database's clock)."""
+    """The tokens that work now: not revoked, not expired."""
     return ApiToken.revoked_at.is_(None) & or_(
-        ApiToken.expires_at.is_(None), ApiToken.expires_at > func.now()
+        ApiToken.expires_at.is_(None), ApiToken.expires_at > _now()
     )
 
 
@@ -65,7 +70,7 @@ def issue_token(
             user_id=user.id,
             name=name,
             token_hash=hash_token(token),
-            expires_at=func.now() + lifetime if lifetime else None,
+            expires_at=_now() + lifetime if lifetime else None,
         )
     )
     return token
@@ -118,7 +123,7 @@ def revoke(session: Session, *, ids: Iterable[int] = (), user: str | None = None
     revoked = session.scalars(
         update(ApiToken)
         .where(chosen, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=func.now())
+        .values(revoked_at=_now())
         .returning(ApiToken.id)
     ).all()
     return sorted(revoked)
@@ -152,7 +157,7 @@ def open_web_session(session: Session, token: ApiToken) -> str:
         WebSession(
             token_id=token.id,
             secret_hash=hash_token(secret),
-            expires_at=func.now() + SESSION_LIFETIME,
+            expires_at=_now() + SESSION_LIFETIME,
         )
     )
     return secret
@@ -165,7 +170,7 @@ def user_for_web_session(session: Session, secret: str) -> User | None:
         .join(WebSession, WebSession.token_id == ApiToken.id)
         .where(
             WebSession.secret_hash == hash_token(secret),
-            WebSession.expires_at > func.now(),
+            WebSession.expires_at > _now(),
             _usable(),
         )
     ).scalar_one_or_none()

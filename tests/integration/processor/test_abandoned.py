@@ -112,7 +112,7 @@ def test_an_incomplete_multipart_upload_is_aborted_after_its_lifetime(
         created = client.post(
             "/s3/multipart",
             headers=owner,
-            json={"filename": "big.jpg", "type": "image/jpeg", "metadata": {}},
+            json={"filename": "big.jpg", "type": "image/jpeg", "metadata": {"size": 1000}},
         )
     assert created.status_code == 200, created.text
     upload_id = created.json()["uploadId"]
