@@ -12,6 +12,7 @@ benchmark refuses to start).
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -27,6 +28,17 @@ if TYPE_CHECKING:
 
 # Seconds to wait for a service to take a TCP connection before calling it down.
 CONNECT_TIMEOUT_S = 2
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child process (a processor, an API server, the CLI) that
+    works with exactly ``settings``: this process's, its GLOWWORM_* replaced by them.
+    A setting that is None (unset, e.g. no quota) is left out, so the child's is too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOWWORM_")}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"GLOWWORM_{name.upper()}"] = str(value)
+    return env
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from kombu import Connection
 
+from bench import scratch
 from bench.scratch import empty_and_delete
 from glowworm.provision import provision
 from glowworm.storage import make_s3_client
@@ -64,9 +65,7 @@ class Pipeline:
         self.env_overrides: dict[str, str] = {}
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GLOWWORM_")}
-        for name, value in self.settings.model_dump().items():
-            env[f"GLOWWORM_{name.upper()}"] = str(value)
+        env = scratch.child_env(self.settings)
         env["GLOWWORM_RETRY_DELAYS"] = "[1.0, 2.0, 4.0]"
         env["GLOWWORM_JOB_LEASE_SECONDS"] = "8"
         env["GLOWWORM_RECONCILE_INTERVAL_SECONDS"] = "0"

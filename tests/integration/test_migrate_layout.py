@@ -5,7 +5,6 @@ every derivative then under its original's prefix with its headers and a manifes
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -137,8 +136,7 @@ def _old_layout(
 
 
 def _env(settings: UploadSettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOWWORM_")}
-    return env | {f"GLOWWORM_{k.upper()}": str(v) for k, v in settings.model_dump().items()}
+    return scratch.child_env(settings)
 
 
 COMMAND = [sys.executable, "-m", "glowworm.cli", "migrate-layout"]
