@@ -1,4 +1,4 @@
-"""The ``glowworm`` console script: set-up and tokens (create, list, revoke), and the
+"""The ``glowworm`` console script: set-up, tokens (create, list, revoke), user quotas, and the
 commands each deployable adds through a ``glowworm.commands`` entry point (``reconcile``
 is the processor's)."""
 
@@ -10,8 +10,11 @@ import sys
 from datetime import timedelta
 from importlib.metadata import entry_points
 
+from sqlalchemy import select
+
 from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
+from glowworm.models import User
 from glowworm.provision import provision
 from glowworm.settings import Settings
 from glowworm.storage import make_s3_client
@@ -44,6 +47,42 @@ def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     # Every route checks tokens in the database; the upload route's cache and open
     # WebSockets catch up within 5 s.
     print(json.dumps({"revoked": revoked}))
+    return 0
+
+
+# What `glowworm user quota --bytes/--images` takes to go back to the deployment's quota.
+DEFAULT_QUOTA = "default"
+
+
+def _quota_value(text: str) -> int | str:
+    if text == DEFAULT_QUOTA:
+        return text
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("a quota is 0 or more")
+    return value
+
+
+def _user_quota(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine).begin() as session:
+        user = session.scalars(select(User).where(User.name == args.name)).one_or_none()
+        if user is None:
+            print(f"glowworm user quota: no user named {args.name!r}", file=sys.stderr)
+            return 1
+        if args.bytes is not None:
+            user.quota_bytes = None if args.bytes == DEFAULT_QUOTA else args.bytes
+        if args.images is not None:
+            user.quota_images = None if args.images == DEFAULT_QUOTA else args.images
+        shown = {
+            "user": user.name,
+            "quota_bytes": user.quota_bytes,
+            "quota_images": user.quota_images,
+        }
+    engine.dispose()
+    # null: the deployment's own (GLOWWORM_QUOTA_BYTES / GLOWWORM_QUOTA_IMAGES). The
+    # upload route sees a change within 5 s (its token cache).
+    print(json.dumps(shown))
     return 0
 
 
@@ -121,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     list_command = token_commands.add_parser("list", help="tokens, one JSON line each")
     list_command.add_argument("--user", help="only this user's")
     list_command.set_defaults(run=_token_list)
+    user = commands.add_parser("user", help="users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    quota = user_commands.add_parser(
+        "quota", help="show or set a user's storage quota (null: the deployment's)"
+    )
+    quota.add_argument("name", help="user name")
+    for unit in ("bytes", "images"):
+        quota.add_argument(
+            f"--{unit}",
+            type=_quota_value,
+            help=f"{unit} the user may hold, or '{DEFAULT_QUOTA}' for the deployment's",
+        )
+    quota.set_defaults(run=_user_quota)
     _add_deployable_commands(commands)
     return parser
 

@@ -80,6 +80,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    # The user's own storage quota; None: the deployment's (upload_service/quotas.py).
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    quota_images: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiToken(Base):

@@ -95,16 +95,19 @@ class Caller:
 
     id: int
     is_admin: bool
+    # The user's own storage quota (None: the deployment's default).
+    quota_bytes: int | None = None
+    quota_images: int | None = None
 
 
 def caller_for_token_hash(session: Session, token_hash: str) -> Caller | None:
     """The caller a usable token's hash belongs to, in one query, or None."""
     row = session.execute(
-        select(User.id, User.is_admin)
+        select(User.id, User.is_admin, User.quota_bytes, User.quota_images)
         .join(ApiToken)
         .where(ApiToken.token_hash == token_hash, _usable())
     ).first()
-    return Caller(row.id, row.is_admin) if row else None
+    return Caller(*row) if row else None
 
 
 def usable_token_ids(session: Session, ids: Iterable[int]) -> set[int]:

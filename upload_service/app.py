@@ -23,6 +23,7 @@ from upload_service.broker import Broker
 from upload_service.hub import Hub
 from upload_service.outages import answer_outages
 from upload_service.presign import GetSigner, PutSigner
+from upload_service.rate_limits import RateLimits
 from upload_service.relay import StatusRelay
 from upload_service.resources import Resources
 from upload_service.routes import admin, companion, images, media, pages, uploads, users, ws
@@ -30,8 +31,9 @@ from upload_service.security_headers import SecurityHeaders
 from upload_service.settings import UploadSettings
 
 STATIC = Path(__file__).parent / "static"
-# Threads the upload route's duplicate checks (uploads announcing a sha256) use at
-# once: a few keep the database busy, more only take turns at the GIL.
+# Threads the upload route's duplicate checks (uploads announcing a sha256) and quota
+# checks (users with a quota) use at once: a few keep the database busy, more only
+# take turns at the GIL.
 UPLOAD_THREADS = 4
 # Tokens the upload route remembers at once (the least recently used go first).
 TOKEN_CACHE_SIZE = 10_000
@@ -87,6 +89,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
                 relay=relay,
                 callers=TTLCache(maxsize=TOKEN_CACHE_SIZE, ttl=settings.token_cache_seconds),
                 upload_threads=CapacityLimiter(UPLOAD_THREADS),
+                rate_limits=RateLimits(settings),
             )
             relay.start()
             opened.push_async_callback(asyncio.to_thread, relay.stop)

@@ -81,6 +81,9 @@ class Hub:
         self._listeners.add(listener)
         return listener
 
+    def sockets_of(self, user_id: int) -> int:
+        return sum(1 for listener in self._listeners if listener.user_id == user_id)
+
     def leave(self, listener: Listener) -> None:
         self._listeners.discard(listener)
 

@@ -14,6 +14,7 @@ from upload_service.batched_inserts import BatchedInserts
 from upload_service.broker import Broker
 from upload_service.hub import Hub
 from upload_service.presign import GetSigner, PutSigner
+from upload_service.rate_limits import RateLimits
 from upload_service.relay import StatusRelay
 from upload_service.settings import UploadSettings
 
@@ -43,5 +44,7 @@ class Resources:
     relay: StatusRelay
     # Token hash -> caller, for the upload route (see deps.current_caller).
     callers: TTLCache[str, Caller]
-    # Worker threads the upload route's duplicate checks may use at once.
+    # Worker threads the upload route's duplicate and quota checks may use at once.
     upload_threads: CapacityLimiter
+    # Per-user counts of upload URLs and retries (upload_service/rate_limits.py).
+    rate_limits: RateLimits

@@ -198,6 +198,30 @@ class SessionOut(BaseModel):
     admin: bool
 
 
+class QuotaOut(BaseModel):
+    """A user's storage quota and what counts against it (null: unlimited)."""
+
+    bytes: int | None
+    images: int | None
+    bytes_used: int
+    images_used: int
+
+
+class LimitsOut(BaseModel):
+    """The per-user rate limits, as "N per M unit" (every one must hold)."""
+
+    upload_urls: list[str]
+    retries: list[str]
+    sockets_per_process: int
+
+
+class MeOut(BaseModel):
+    user: str
+    admin: bool
+    quota: QuotaOut
+    limits: LimitsOut
+
+
 # Uppy Companion's S3 routes. Field names follow Companion's JSON (camelCase, and S3's
 # PascalCase for parts) because Uppy's AwsS3 plugin reads them by those names.
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from limits import parse_many
+from pydantic import Field, field_validator, model_validator
 
 from glowworm.settings import Settings
 
@@ -35,6 +36,30 @@ class UploadSettings(Settings):
     # them before a request may wait for a database slot (see upload_service/admission.py).
     body_timeout_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Per-user rate limits, in the notation of the `limits` package ("10/second;600/minute":
+    # every one must hold); over one, the API answers 429 with Retry-After. Presigns count
+    # every way to get an upload URL (POST /api/uploads and the Companion routes that start
+    # an upload); retries count POST /api/images/{id}/retry-processing. Empty: no limit.
+    presign_rate_limit: str = "50/second;1000/minute"
+    retry_rate_limit: str = "10/second;120/minute"
+    # Where the counts live (a `limits` storage URI). "memory://" counts in each API
+    # process, so R replicas allow R times the rate; "redis://host:6379" shares one count.
+    rate_limit_storage: str = "memory://"
+    # Status WebSockets one user may hold open on one API process; more are closed with
+    # 4429 (upload_service/routes/ws.py).
+    max_sockets_per_user: int = Field(default=20, ge=1)
+    # Storage quota of a user with none of their own (`glowworm user quota`): bytes and
+    # images held, counted at presign time over every image not deleted or expired (an
+    # upload not yet stored counts its announced size). None: unlimited.
+    quota_bytes: int | None = Field(default=None, ge=0)
+    quota_images: int | None = Field(default=None, ge=0)
+
+    @field_validator("presign_rate_limit", "retry_rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # raises ValueError naming what it could not read
+        return value
 
     @model_validator(mode="after")
     def _urls_can_be_signed(self) -> UploadSettings:

@@ -18,7 +18,7 @@ def test_the_installed_script_lists_shared_and_deployable_commands() -> None:
     done = subprocess.run(
         [str(SCRIPT), "--help"], capture_output=True, text=True, check=True, timeout=60
     )
-    assert "{setup,token,reconcile,rebuild-index,erase-user,migrate-layout}" in done.stdout
+    assert "{setup,token,user,reconcile,rebuild-index,erase-user,migrate-layout}" in done.stdout
     # argparse wraps the help lines to the terminal's width.
     listing = " ".join(done.stdout.split())
     assert "reconcile queue again every object or job the pipeline lost track of" in listing
@@ -59,7 +59,19 @@ def test_a_broken_entry_point_costs_only_its_own_commands(
 
     assert exited.value.code == 0
     out, err = capsys.readouterr()
-    assert "{setup,token,reconcile,rebuild-index,erase-user,migrate-layout}" in out
+    assert "{setup,token,user,reconcile,rebuild-index,erase-user,migrate-layout}" in out
     assert "'broken' (no_such_deployable.commands:register)" in err
     assert "ModuleNotFoundError" in err
     assert "warning" in err
+
+
+def test_user_quota_takes_sizes_or_default_and_refuses_negatives(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(["user", "quota", "alice", "--bytes", "1000"])
+    assert (args.name, args.bytes, args.images) == ("alice", 1000, None)
+    args = build_parser().parse_args(["user", "quota", "alice", "--images", "default"])
+    assert args.images == "default"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["user", "quota", "alice", "--bytes", "-5"])
+    assert "a quota is 0 or more" in capsys.readouterr().err

@@ -26,7 +26,10 @@ A multipart upload is bound to what it declared, so the size limit holds before 
 is stored: the declared size is checked against the limit, each part URL is signed
 with that part's exact length (``parts.PartPlan``), only the parts the size needs are
 signed, at most ``MAX_SIGNED_PER_REQUEST`` a request, and the upload id is kept with the
-image row, so every route answers only for the upload id its own row was created with.
+image row, so every route answers only for the upload id its own row was created with. The routes
+that start an upload count against the caller's rate limit on upload URLs and check
+their storage quota, as ``POST /api/uploads`` does; a POST policy allows at most the
+quota's free bytes.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from upload_service.browser_auth import BrowserUserDep
 from upload_service.deps import ResourcesDep, SessionDep, utcnow
 from upload_service.parts import PartPlan
 from upload_service.pending import checked_upload, new_image, pending_row
+from upload_service.quotas import Quota, room_for
+from upload_service.rate_limits import Limited
 from upload_service.resources import Resources
 from upload_service.schemas import (
     CompanionComplete,
@@ -88,6 +93,10 @@ def _pending_upload(
     return image
 
 
+def _quota(resources: Resources, user: User) -> Quota:
+    return Quota.of(resources.settings, user.quota_bytes, user.quota_images)
+
+
 def _plan(image: Image) -> PartPlan:
     assert image.declared_size is not None  # create_multipart refuses an upload without one
     return PartPlan.for_size(image.declared_size)
@@ -114,7 +123,14 @@ def _sign_part(resources: Resources, image: Image, upload_id: str, part_number: 
     )
 
 
-@router.get("/params", response_model=CompanionUploadParameters)
+# What the routes that start an upload may answer besides the usual 4xx.
+_LIMITED: dict[int | str, dict[str, Any]] = {
+    403: {"description": "over the caller's storage quota"},
+    429: {"description": "too many upload URLs asked for; wait Retry-After seconds"},
+}
+
+
+@router.get("/params", response_model=CompanionUploadParameters, responses=_LIMITED)
 def upload_parameters(
     user: BrowserUserDep,
     session: SessionDep,
@@ -122,9 +138,12 @@ def upload_parameters(
     filename: Annotated[str, Query(min_length=1, max_length=255)],
     type_: Annotated[str, Query(alias="type")] = "",
 ) -> CompanionUploadParameters:
-    """A POST policy for one object, bound to the content type and the size limit."""
+    """A POST policy for one object, bound to the content type and the size limit (or
+    the caller's free quota, if smaller)."""
     settings = resources.settings
+    resources.rate_limits.hit(Limited.PRESIGN, user.id)
     name, content_type = checked_upload(filename, type_, None, settings.max_upload_bytes)
+    room = room_for(session, user.id, _quota(resources, user), None)
     expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
     image = new_image(
         session.connection(),
@@ -137,7 +156,7 @@ def upload_parameters(
         image.bucket,
         image.key,
         content_type,
-        settings.max_upload_bytes,
+        settings.max_upload_bytes if room is None else min(room, settings.max_upload_bytes),
         settings.presign_expiry_seconds,
     )
     return CompanionUploadParameters(
@@ -145,7 +164,7 @@ def upload_parameters(
     )
 
 
-@router.post("/multipart", response_model=CompanionMultipartCreated)
+@router.post("/multipart", response_model=CompanionMultipartCreated, responses=_LIMITED)
 def create_multipart(
     body: CompanionCreateMultipart,
     user: BrowserUserDep,
@@ -153,6 +172,7 @@ def create_multipart(
     resources: ResourcesDep,
 ) -> CompanionMultipartCreated:
     settings = resources.settings
+    resources.rate_limits.hit(Limited.PRESIGN, user.id)
     size = body.declared_size()
     if size is None:
         raise HTTPException(
@@ -161,6 +181,7 @@ def create_multipart(
             "(Uppy: addFile({..., meta: {size: file.size}})); each part is signed for its length",
         )
     name, content_type = checked_upload(body.filename, body.type, size, settings.max_upload_bytes)
+    room_for(session, user.id, _quota(resources, user), size)
     # Parts are signed as the client asks for them; the upload itself lasts a day.
     row = pending_row(
         user.id,

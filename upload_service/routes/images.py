@@ -17,6 +17,7 @@ from upload_service.broker import BrokerUnavailable
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
 from upload_service.etags import json_or_not_modified
 from upload_service.files import file_redirect, visible_image
+from upload_service.rate_limits import Limited
 from upload_service.schemas import (
     DeleteAccepted,
     ImageOut,
@@ -112,17 +113,32 @@ def get_file(
     "/{image_id}/retry-processing",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RetryResponse,
+    responses={
+        409: {"description": "nothing to retry: processed, still in progress, or not uploaded"},
+        429: {"description": "too many retries asked for; wait Retry-After seconds"},
+    },
 )
 def retry_processing(
     image_id: int, user: UserDep, session: SessionDep, resources: ResourcesDep
 ) -> RetryResponse:
-    """Queue the image's failed or stuck jobs again, ahead of the backlog, attempts reset."""
+    """Queue a failed image's unfinished jobs again, ahead of the backlog, attempts reset.
+
+    Only a failed image may be retried: one still pending or processing is on its way
+    (a job whose worker died is taken over when its lease ends, and the reconciler
+    requeues one whose message was lost), so a retry would only queue it twice.
+    """
+    resources.rate_limits.hit(Limited.RETRY, user.id)
     image = session.get(Image, image_id, with_for_update=True)
     if image is None or image.deleted_at or (image.owner_id != user.id and not user.is_admin):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"image {image_id} not found")
     if image.processing_status is Status.COMPLETE:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"image {image_id} is already processed; nothing to retry"
+        )
+    if image.etag is not None and image.processing_status in (Status.PENDING, Status.PROCESSING):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"image {image_id} is still {image.processing_status}; retry it if it fails",
         )
     if image.etag is None:
         raise HTTPException(

@@ -22,6 +22,9 @@ from upload_service import store
 from upload_service.broker import BrokerUnavailable
 from upload_service.deps import CALLER_OPENAPI, CallerDep, ResourcesDep, utcnow
 from upload_service.pending import checked_upload, earlier_copy, pending_row
+from upload_service.quotas import Quota, room_for
+from upload_service.rate_limits import Limited
+from upload_service.resources import Resources
 from upload_service.schemas import (
     DuplicateResponse,
     UploadCompleted,
@@ -38,7 +41,11 @@ router = APIRouter(prefix="/api/uploads", tags=["uploads"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UploadResponse | DuplicateResponse,
-    responses={200: {"model": DuplicateResponse, "description": "already uploaded"}},
+    responses={
+        200: {"model": DuplicateResponse, "description": "already uploaded"},
+        403: {"description": "over the caller's storage quota"},
+        429: {"description": "too many upload URLs asked for; wait Retry-After seconds"},
+    },
     openapi_extra=CALLER_OPENAPI,
 )
 async def create_upload(
@@ -51,6 +58,7 @@ async def create_upload(
     those of the requests beside it (upload_service/batched_inserts.py), the URL signed
     on the event loop."""
     settings = resources.settings
+    resources.rate_limits.hit(Limited.PRESIGN, caller.id)
     filename, content_type = checked_upload(
         body.filename, body.content_type, body.size, settings.max_upload_bytes
     )
@@ -63,6 +71,11 @@ async def create_upload(
             return DuplicateResponse(
                 duplicate_of=earlier.duplicate_of_id or earlier.id, data=status_summary(earlier)
             )
+    quota = Quota.of(settings, caller.quota_bytes, caller.quota_images)
+    if not quota.unlimited:  # a query, so only for a user who has a quota
+        await anyio.to_thread.run_sync(
+            _check_quota, resources, caller.id, quota, body.size, limiter=resources.upload_threads
+        )
     expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
     row = pending_row(
         caller.id,
@@ -85,6 +98,11 @@ async def create_upload(
         upload=UploadInstructions(method="PUT", url=url, headers={"Content-Type": content_type}),
         data=pending_summary(image_id),
     )
+
+
+def _check_quota(resources: Resources, owner_id: int, quota: Quota, size: int) -> None:
+    with resources.sessions() as session:
+        room_for(session, owner_id, quota, size)
 
 
 # The status summary reads only the image's own columns; its jobs and derivatives

@@ -1,4 +1,5 @@
-"""A user's own data: erase every image in one call (``glowworm.erasure``)."""
+"""A user's own account: quota and limits, and erasing every image in one call
+(``glowworm.erasure``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,34 @@ from glowworm.erasure import ErasureReceipt, mark_erased
 from upload_service import store
 from upload_service.broker import BrokerUnavailable
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
+from upload_service.quotas import Quota, usage
+from upload_service.rate_limits import Limited
+from upload_service.schemas import LimitsOut, MeOut, QuotaOut
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.get("/me", response_model=MeOut)
+def about_me(user: UserDep, session: SessionDep, resources: ResourcesDep) -> MeOut:
+    """Who you are, your storage quota and what you hold, and the rate limits you are under."""
+    settings = resources.settings
+    quota = Quota.of(settings, user.quota_bytes, user.quota_images)
+    held = usage(session, user.id)
+    limits = resources.rate_limits
+    return MeOut(
+        user=user.name,
+        admin=user.is_admin,
+        quota=QuotaOut(
+            bytes=quota.bytes, images=quota.images, bytes_used=held.bytes, images_used=held.images
+        ),
+        limits=LimitsOut(
+            upload_urls=limits.limits_of(Limited.PRESIGN),
+            retries=limits.limits_of(Limited.RETRY),
+            sockets_per_process=settings.max_sockets_per_user,
+        ),
+    )
 
 
 @router.delete(

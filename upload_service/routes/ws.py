@@ -15,7 +15,9 @@ Protocol (JSON text frames)::
 The token comes in the first frame rather than the URL, so it never lands in access
 logs. A bad or missing token closes the socket with code 4401, and so does a token
 revoked or expired while the socket is open (checked every 2 s); a user hears only
-events of their own images, an admin hears all.
+events of their own images, an admin hears all. A user may hold
+``max_sockets_per_user`` sockets open on one API process; one more is closed with code
+4429 (too many sockets) right after the auth frame.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ router = APIRouter(tags=["realtime"])
 # Seconds a client has to send its auth frame after connecting.
 AUTH_TIMEOUT_SECONDS = 10.0
 # Close codes (4000-4999 are the application's): no or bad token (or one revoked or
-# expired while the socket was open), auth frame too late.
+# expired while the socket was open), auth frame too late, too many sockets of one user.
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_TOO_MANY = 4429
 # How often open sockets' tokens are checked: a revoked token's sockets close within this.
 RECHECK_SECONDS = 2.0
 
@@ -135,6 +138,11 @@ async def status_socket(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         return
     name, is_admin = who.name, who.is_admin
+    most = resources.settings.max_sockets_per_user
+    if resources.hub.sockets_of(who.user_id) >= most:
+        log.info("ws.refused_too_many", user=name, most=most)
+        await websocket.close(CLOSE_TOO_MANY, f"at most {most} open sockets per user")
+        return
     listener = resources.hub.join(who.user_id, is_admin, who.token_id)
     log.info("ws.connected", user=name, admin=is_admin, sockets=len(resources.hub))
     try:
