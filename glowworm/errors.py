@@ -29,6 +29,8 @@ class FailureKind(StrEnum):
     INTERNAL = "internal"
     # The job's worker died on every try (a crash nothing in the process could catch).
     CRASHED = "crashed"
+    # The stored bytes are not those whose SHA-256 the upload declared.
+    CHECKSUM_MISMATCH = "checksum_mismatch"
 
 
 class ProcessingError(Exception):

@@ -67,7 +67,11 @@ def start_version(
     """A new version of the original (or its first): every job from scratch.
 
     Makes the job rows the image lacks. Returns the first job's message and "uploaded".
+    A declared SHA-256 named the bytes the upload URL stored; new bytes (an overwrite
+    with an S3 tool) were never declared, so it goes.
     """
+    if image.etag is not None:
+        image.declared_sha256 = None
     image.etag = etag
     image.size_bytes = size
     image.uploaded_at = now

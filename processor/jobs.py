@@ -262,6 +262,12 @@ def _record_metadata(
     that one's derivatives are copied under this image's own prefix (inside the store)
     and the image is complete; None when it must be rendered."""
     with _locked(msg, ctx) as (session, image, job):
+        if image.declared_sha256 and image.declared_sha256 != digest:
+            raise PermanentError(
+                FailureKind.CHECKSUM_MISMATCH,
+                f"the stored file's SHA-256 is {digest}, not the {image.declared_sha256} "
+                "declared for the upload; upload the file again",
+            )
         image.sha256 = digest
         image.format, image.mime_type = info.format, info.mime_type
         image.width, image.height, image.orientation = info.width, info.height, info.orientation

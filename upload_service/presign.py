@@ -17,6 +17,8 @@ that one image and size get byte-identical URLs a browser or a proxy can cache.
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
@@ -32,6 +34,15 @@ if TYPE_CHECKING:
 _KEY_SAFE = "/~"
 
 
+@dataclass(frozen=True)
+class SignedPut:
+    """A presigned PUT: its URL, and the headers the client must send with it (the
+    signature covers them; the client's HTTP library adds Content-Length itself)."""
+
+    url: str
+    headers: dict[str, str]
+
+
 class PutSigner:
     """Signs path-style PUT URLs bound to their content type and size: whole objects,
     and the parts of multipart uploads."""
@@ -42,14 +53,30 @@ class PutSigner:
         self.credentials = ReadOnlyCredentials(access_key, secret_key, None)
 
     def put_url(
-        self, bucket: str, key: str, content_type: str, size: int | None, expires: int
-    ) -> str:
-        """A URL that accepts one PUT of exactly this Content-Type (and Content-Length,
-        when given) until ``expires`` seconds from now; anything else gets a 403."""
-        headers = {"Content-Type": content_type}
+        self,
+        bucket: str,
+        key: str,
+        content_type: str,
+        size: int | None,
+        expires: int,
+        *,
+        sha256: str | None = None,
+    ) -> SignedPut:
+        """One PUT of a new object at ``key``, of exactly this Content-Type (and
+        Content-Length, when given), until ``expires`` seconds from now.
+
+        ``If-None-Match: *`` is signed in, so the URL stores an object once: a second
+        PUT through it gets 412 and replaces nothing. With ``sha256`` (hex) the checksum
+        is signed in too (``x-amz-checksum-sha256``): the store refuses other bytes (400
+        XAmzContentChecksumMismatch). Anything else the client changes gets a 403.
+        """
+        headers = {"Content-Type": content_type, "If-None-Match": "*"}
+        if sha256 is not None:
+            headers["x-amz-checksum-sha256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
+        signed = dict(headers)
         if size is not None:
-            headers["Content-Length"] = str(size)
-        return self._signed(bucket, key, headers, "", expires)
+            signed["Content-Length"] = str(size)
+        return SignedPut(self._signed(bucket, key, signed, "", expires), headers)
 
     def part_url(
         self, bucket: str, key: str, upload_id: str, part_number: int, size: int, expires: int

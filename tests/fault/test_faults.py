@@ -209,7 +209,7 @@ def test_a_store_down_for_30s_mid_batch_fails_nothing(
 
         after = wait_until(upload_once, 10, every=0.5)
         put = uploader.http.put(
-            after["upload"]["url"], content=data, headers={"Content-Type": "image/jpeg"}
+            after["upload"]["url"], content=data, headers=after["upload"]["headers"]
         )
         assert put.status_code == 200, put.text
         images += 1  # processed with the rest

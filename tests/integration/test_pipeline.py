@@ -385,7 +385,9 @@ def test_presigned_put_is_bound_to_content_type_and_size(
     ).json()
     url = answer["upload"]["url"]
     assert (
-        uploader.http.put(url, content=data, headers={"Content-Type": "text/html"}).status_code
+        uploader.http.put(
+            url, content=data, headers={**answer["upload"]["headers"], "Content-Type": "text/html"}
+        ).status_code
         == 403
     )
     assert (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from unittest import mock
@@ -33,19 +34,34 @@ def make_signer(settings: UploadSettings) -> PutSigner:
     )
 
 
+DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
 @pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize("size", [2_000_000, None])
-def test_signed_url_is_the_one_boto3_makes(key: str, size: int | None) -> None:
+@pytest.mark.parametrize("sha256", [DIGEST, None])
+def test_signed_url_is_the_one_boto3_makes(key: str, size: int | None, sha256: str | None) -> None:
     settings = UploadSettings()
     boto = make_s3_client(settings, public=True)
-    params: dict[str, Any] = {"Bucket": "originals", "Key": key, "ContentType": "image/jpeg"}
+    params: dict[str, Any] = {
+        "Bucket": "originals",
+        "Key": key,
+        "ContentType": "image/jpeg",
+        "IfNoneMatch": "*",
+    }
     if size is not None:
         params["ContentLength"] = size
+    if sha256 is not None:
+        params["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
     # Both sign "now": hold botocore's clock still so the two signatures can be compared.
     with mock.patch("botocore.auth.get_current_datetime", return_value=SIGNED_AT):
         expected = boto.generate_presigned_url("put_object", Params=params, ExpiresIn=900)
-        ours = make_signer(settings).put_url("originals", key, "image/jpeg", size, 900)
-    assert ours == expected
+        ours = make_signer(settings).put_url(
+            "originals", key, "image/jpeg", size, 900, sha256=sha256
+        )
+    assert ours.url == expected
+    signed = "x-amz-checksum-sha256" if sha256 else "if-none-match"
+    assert "host%3Bif-none-match" in ours.url and signed in ours.url
 
 
 @pytest.mark.parametrize("key", KEYS)

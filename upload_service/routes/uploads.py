@@ -2,11 +2,12 @@
 POST /api/uploads/{id}/complete: the client's word that the PUT finished.
 
 The API never touches the bytes; it makes the image row and signs a URL bound to the
-announced content type and size. Processing starts when the object lands: MinIO's
-bucket event says so, but MinIO keeps events on disk (``queue_dir``, so they survive a
-broker outage) and sends them on a 3 s timer, about a second late on average. A client
-that calls ``complete`` after its PUT has the ingest queued at once; MinIO's event then
-finds the image registered and changes nothing.
+announced content type and size (and SHA-256, when announced), which stores one object
+and cannot replace it (``presign.PutSigner.put_url``). Processing starts when the
+object lands: MinIO's bucket event says so, but MinIO keeps events on disk
+(``queue_dir``, so they survive a broker outage) and sends them on a 3 s timer, about a
+second late on average. A client that calls ``complete`` after its PUT has the ingest
+queued at once; MinIO's event then finds the image registered and changes nothing.
 """
 
 from __future__ import annotations
@@ -87,15 +88,20 @@ async def create_upload(
         usable_until=expires_at,
     )
     image_id = await resources.inserts.insert(row)
-    url = resources.put_signer.put_url(
-        row["bucket"], row["key"], content_type, body.size, settings.presign_expiry_seconds
+    put = resources.put_signer.put_url(
+        row["bucket"],
+        row["key"],
+        content_type,
+        body.size,
+        settings.presign_expiry_seconds,
+        sha256=body.sha256,
     )
     return UploadResponse(
         id=image_id,
         key=row["key"],
         bucket=row["bucket"],
         expires_at=expires_at,
-        upload=UploadInstructions(method="PUT", url=url, headers={"Content-Type": content_type}),
+        upload=UploadInstructions(method="PUT", url=put.url, headers=put.headers),
         data=pending_summary(image_id),
     )
 

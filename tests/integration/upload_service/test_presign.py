@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -18,18 +21,48 @@ def test_minio_takes_the_put_it_was_signed_for_and_nothing_else(
     s3: S3Client, settings: UploadSettings
 ) -> None:
     data = b"\xff\xd8 not really a jpeg, the store does not care"
-    key = KEYS[2]
-    url = make_signer(settings).put_url(settings.originals_bucket, key, "image/jpeg", len(data), 60)
+    key = f"{uuid.uuid4().hex}/{KEYS[2]}"
+    put = make_signer(settings).put_url(settings.originals_bucket, key, "image/jpeg", len(data), 60)
+    assert put.headers == {"Content-Type": "image/jpeg", "If-None-Match": "*"}
+    png = {**put.headers, "Content-Type": "image/png"}
     with httpx.Client(timeout=10) as http:
-        wrong_type = http.put(url, content=data, headers={"Content-Type": "image/png"})
-        wrong_size = http.put(url, content=data + b"!", headers={"Content-Type": "image/jpeg"})
-        right = http.put(url, content=data, headers={"Content-Type": "image/jpeg"})
+        wrong_type = http.put(put.url, content=data, headers=png)
+        wrong_size = http.put(put.url, content=data + b"!", headers=put.headers)
+        unconditional = http.put(put.url, content=data, headers={"Content-Type": "image/jpeg"})
+        right = http.put(put.url, content=data, headers=put.headers)
+        # The URL stores one object: the same PUT again replaces nothing.
+        again = http.put(put.url, content=data[::-1], headers=put.headers)
     assert wrong_type.status_code == 403
     assert wrong_size.status_code == 403
+    assert unconditional.status_code in (400, 403), unconditional.text
     assert right.status_code == 200, right.text
+    assert again.status_code == 412, again.text
+    assert "PreconditionFailed" in again.text
     stored = s3.get_object(Bucket=settings.originals_bucket, Key=key)
     assert stored["Body"].read() == data
     assert stored["ContentType"] == "image/jpeg"
+
+
+def test_minio_refuses_bytes_other_than_the_declared_sha256(
+    s3: S3Client, settings: UploadSettings
+) -> None:
+    data = b"the bytes whose digest was declared"
+    key = f"{uuid.uuid4().hex}/declared.jpg"
+    digest = hashlib.sha256(data).hexdigest()
+    put = make_signer(settings).put_url(
+        settings.originals_bucket, key, "image/jpeg", len(data), 60, sha256=digest
+    )
+    assert put.headers["x-amz-checksum-sha256"] == base64.b64encode(bytes.fromhex(digest)).decode()
+    with httpx.Client(timeout=10) as http:
+        other = http.put(put.url, content=data.upper(), headers=put.headers)
+        unsent = {k: v for k, v in put.headers.items() if k != "x-amz-checksum-sha256"}
+        without = http.put(put.url, content=data.upper(), headers=unsent)
+        right = http.put(put.url, content=data, headers=put.headers)
+    assert other.status_code == 400, other.text
+    assert "XAmzContentChecksumMismatch" in other.text
+    assert without.status_code in (400, 403), without.text
+    assert right.status_code == 200, right.text
+    assert s3.get_object(Bucket=settings.originals_bucket, Key=key)["Body"].read() == data
 
 
 def test_minio_takes_a_get_signed_in_the_past_until_it_expires(
