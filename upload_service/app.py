@@ -27,6 +27,7 @@ from upload_service.rate_limits import RateLimits
 from upload_service.relay import StatusRelay
 from upload_service.resources import Resources
 from upload_service.routes import admin, companion, images, media, pages, uploads, users, ws
+from upload_service.schemas import refusals
 from upload_service.security_headers import SecurityHeaders
 from upload_service.settings import UploadSettings
 
@@ -98,7 +99,11 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
             opened.callback(watcher.cancel)
             yield
 
-    app = FastAPI(title="GlowWorm upload service", lifespan=lifespan)
+    # Any route may be refused before it runs (admission.py: a slow or oversized body)
+    # or when a service it needs is down (outages.py).
+    app = FastAPI(
+        title="GlowWorm upload service", lifespan=lifespan, responses=refusals(408, 413, 503)
+    )
     app.add_middleware(
         AdmissionLimit,
         limit=settings.db_pool_size,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,6 +14,17 @@ from starlette.concurrency import run_in_threadpool
 from glowworm.models import User
 from glowworm.tokens import Caller, caller_for_token_hash, hash_token, user_for_token
 from upload_service.resources import Resources
+
+# Row ids are Postgres integers: a larger id names no row (404 would need a query that
+# fails on it), so it is refused like any malformed parameter (422).
+MAX_ROW_ID = 2**31 - 1
+ImageId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the image's id")]
+# An object key or upload id as a client sends it: no control characters (no key of
+# ours has one; Postgres cannot even compare a NUL), and at most S3's 1024 bytes.
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+KEY_MAX = 1024
+# Where a page of a listing starts (no listing holds more rows than there are ids).
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
 
 _bearer = HTTPBearer(auto_error=False)
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

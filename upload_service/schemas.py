@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,45 @@ IMAGE_CONTENT_TYPES = frozenset(
         "image/mpo",
     }
 )
+
+
+class ErrorOut(BaseModel):
+    """Every refusal's body: what went wrong, in words a person can act on; for a
+    malformed request (422), the fields at fault, as FastAPI lists them."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# What each refusal means wherever it is answered; a route says more where it can.
+_REFUSALS = {
+    401: "no token, or one unknown, expired or revoked",
+    403: "not allowed: an admin route, or over the caller's storage quota",
+    404: "no such image or upload of the caller's",
+    408: "the request body did not arrive within the time allowed",
+    409: "the image or upload is not in a state that allows this",
+    410: "the upload expired with nothing stored",
+    413: "too large: the request body, or the file announced",
+    415: "not an image content type that is accepted",
+    422: "malformed: a parameter or field, or a file name or size that cannot be used",
+    429: "too many requests of this kind; wait Retry-After seconds",
+    502: "the object store refused the request",
+    503: "a service the API needs is down; try again after Retry-After seconds",
+}
+
+
+def refusals(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these refusals (``ErrorOut`` bodies); ``described``
+    gives a route's own words for a code, as ``_409="..."``."""
+    words = {int(name.lstrip("_")): text for name, text in described.items()}
+    return {
+        code: {"model": ErrorOut, "description": words.get(code, _REFUSALS[code])}
+        for code in sorted({*codes, *words})
+    }
+
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "unchanged since the ETag sent in If-None-Match (no body)"}
+}
 
 
 class UploadRequest(BaseModel):

@@ -12,11 +12,11 @@ from glowworm import lifecycle
 from glowworm.models import Image, ProcessingJob, Status
 from glowworm.pipeline_control import ControlCommand, is_paused, set_paused
 from glowworm.sizes import JobType
-from upload_service.deps import AdminDep, ResourcesDep, SessionDep
-from upload_service.schemas import ProcessingQueue, QueueDepth
+from upload_service.deps import AdminDep, Offset, ResourcesDep, SessionDep
+from upload_service.schemas import ProcessingQueue, QueueDepth, refusals
 from upload_service.views import job_out
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=refusals(401, 403, 422))
 
 
 @router.get("/processing-queue", response_model=ProcessingQueue)
@@ -27,7 +27,7 @@ def processing_queue(
     status_: Annotated[Status | None, Query(alias="status")] = None,
     job_type: Annotated[JobType | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ProcessingQueue:
     counts: dict[Status, int] = {
         job_status: count

@@ -39,7 +39,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -48,7 +48,7 @@ from glowworm.models import Image, User
 from upload_service import presign, store
 from upload_service.broker import BrokerUnavailable
 from upload_service.browser_auth import BrowserUserDep
-from upload_service.deps import ResourcesDep, SessionDep, utcnow
+from upload_service.deps import KEY_MAX, PLAIN_TEXT, ResourcesDep, SessionDep, utcnow
 from upload_service.parts import PartPlan
 from upload_service.pending import checked_upload, new_image, pending_row
 from upload_service.quotas import Quota, room_for
@@ -63,17 +63,34 @@ from upload_service.schemas import (
     CompanionSignedPart,
     CompanionSignedParts,
     CompanionUploadParameters,
+    refusals,
 )
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/s3", tags=["uppy companion"])
+router = APIRouter(
+    prefix="/s3",
+    tags=["uppy companion"],
+    responses=refusals(401, 404, 409, 415, 422, 502),
+)
 
 # Part URLs one request may ask for (Uppy 6 asks for one at a time, Uppy 3 and 4 for
 # a few); more is 422.
 MAX_SIGNED_PER_REQUEST = 100
 
-KeyQuery = Annotated[str, Query(min_length=1, description="the object key from POST /multipart")]
+KeyQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=KEY_MAX,
+        pattern=PLAIN_TEXT,
+        description="the object key from POST /multipart",
+    ),
+]
+UploadId = Annotated[
+    str,
+    Path(max_length=KEY_MAX, pattern=PLAIN_TEXT, description="the uploadId from POST /multipart"),
+]
 
 
 def _pending_upload(
@@ -124,10 +141,10 @@ def _sign_part(resources: Resources, image: Image, upload_id: str, part_number: 
 
 
 # What the routes that start an upload may answer besides the usual 4xx.
-_LIMITED: dict[int | str, dict[str, Any]] = {
-    403: {"description": "over the caller's storage quota"},
-    429: {"description": "too many upload URLs asked for; wait Retry-After seconds"},
-}
+_LIMITED = refusals(
+    _403="over the caller's storage quota",
+    _429="too many upload URLs asked for; wait Retry-After seconds",
+)
 
 
 @router.get("/params", response_model=CompanionUploadParameters, responses=_LIMITED)
@@ -204,7 +221,7 @@ def create_multipart(
 
 @router.get("/multipart/{upload_id}", response_model=list[CompanionPart])
 def list_parts(
-    upload_id: str,
+    upload_id: UploadId,
     key: KeyQuery,
     user: BrowserUserDep,
     session: SessionDep,
@@ -224,7 +241,7 @@ def list_parts(
 
 @router.get("/multipart/{upload_id}/batch", response_model=CompanionSignedParts)
 def sign_parts(
-    upload_id: str,
+    upload_id: UploadId,
     key: KeyQuery,
     part_numbers: Annotated[str, Query(alias="partNumbers", pattern=r"^\d+(,\d+)*$")],
     user: BrowserUserDep,
@@ -246,7 +263,7 @@ def sign_parts(
 
 @router.get("/multipart/{upload_id}/{part_number}", response_model=CompanionSignedPart)
 def sign_part(
-    upload_id: str,
+    upload_id: UploadId,
     part_number: int,
     key: KeyQuery,
     user: BrowserUserDep,
@@ -262,7 +279,7 @@ def sign_part(
 
 @router.post("/multipart/{upload_id}/complete", response_model=CompanionCompleted)
 def complete_multipart(
-    upload_id: str,
+    upload_id: UploadId,
     key: KeyQuery,
     body: CompanionComplete,
     user: BrowserUserDep,
@@ -307,7 +324,7 @@ def complete_multipart(
 
 @router.delete("/multipart/{upload_id}")
 def abort_multipart(
-    upload_id: str,
+    upload_id: UploadId,
     key: KeyQuery,
     user: BrowserUserDep,
     session: SessionDep,

@@ -14,39 +14,54 @@ from glowworm import lifecycle
 from glowworm.models import Image, JobAttempt, Status, User
 from upload_service import store
 from upload_service.broker import BrokerUnavailable
-from upload_service.deps import ResourcesDep, SessionDep, UserDep
+from upload_service.deps import (
+    KEY_MAX,
+    PLAIN_TEXT,
+    ImageId,
+    Offset,
+    ResourcesDep,
+    SessionDep,
+    UserDep,
+)
 from upload_service.etags import json_or_not_modified
 from upload_service.files import file_redirect, visible_image
 from upload_service.rate_limits import Limited
 from upload_service.schemas import (
+    NOT_MODIFIED,
     DeleteAccepted,
     ImageOut,
     ImagePage,
     ProcessingStatus,
     RetryResponse,
+    refusals,
 )
 from upload_service.views import image_out, processing_status
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/api/images", tags=["images"])
+router = APIRouter(prefix="/api/images", tags=["images"], responses=refusals(401, 404, 422))
 
 
 def _owner_name(session: SessionDep, image: Image) -> str:
     return session.scalars(select(User.name).where(User.id == image.owner_id)).one()
 
 
-@router.get("", response_model=ImagePage)
+@router.get("", response_model=ImagePage, responses=NOT_MODIFIED)
 def list_images(
     request: Request,
     user: UserDep,
     session: SessionDep,
     key: Annotated[
-        str | None, Query(description="exact object key, or a prefix ending in '*'")
+        str | None,
+        Query(
+            max_length=KEY_MAX + 1,
+            pattern=PLAIN_TEXT,
+            description="exact object key, or a prefix ending in '*'",
+        ),
     ] = None,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     query = (
         select(Image, User.name)
@@ -76,15 +91,17 @@ def list_images(
     return json_or_not_modified(request, page)
 
 
-@router.get("/{image_id}", response_model=ImageOut)
-def get_image(request: Request, image_id: int, user: UserDep, session: SessionDep) -> Response:
+@router.get("/{image_id}", response_model=ImageOut, responses=NOT_MODIFIED)
+def get_image(request: Request, image_id: ImageId, user: UserDep, session: SessionDep) -> Response:
     image = visible_image(session, user, image_id)
     return json_or_not_modified(request, image_out(image, _owner_name(session, image)))
 
 
-@router.get("/{image_id}/processing-status", response_model=ProcessingStatus)
+@router.get(
+    "/{image_id}/processing-status", response_model=ProcessingStatus, responses=NOT_MODIFIED
+)
 def get_processing_status(
-    request: Request, image_id: int, user: UserDep, session: SessionDep
+    request: Request, image_id: ImageId, user: UserDep, session: SessionDep
 ) -> Response:
     """Statuses, attempts and each job's attempt history (when, how it ended, why); an
     ETag, and 304 to an If-None-Match that names it (``etags``)."""
@@ -97,7 +114,7 @@ def get_processing_status(
 
 @router.get("/{image_id}/file", status_code=status.HTTP_302_FOUND, response_class=RedirectResponse)
 def get_file(
-    image_id: int,
+    image_id: ImageId,
     user: UserDep,
     session: SessionDep,
     resources: ResourcesDep,
@@ -113,13 +130,13 @@ def get_file(
     "/{image_id}/retry-processing",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RetryResponse,
-    responses={
-        409: {"description": "nothing to retry: processed, still in progress, or not uploaded"},
-        429: {"description": "too many retries asked for; wait Retry-After seconds"},
-    },
+    responses=refusals(
+        _409="nothing to retry: processed, still in progress, or not uploaded",
+        _429="too many retries asked for; wait Retry-After seconds",
+    ),
 )
 def retry_processing(
-    image_id: int, user: UserDep, session: SessionDep, resources: ResourcesDep
+    image_id: ImageId, user: UserDep, session: SessionDep, resources: ResourcesDep
 ) -> RetryResponse:
     """Queue a failed image's unfinished jobs again, ahead of the backlog, attempts reset.
 
@@ -157,13 +174,13 @@ def retry_processing(
     "/{image_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DeleteAccepted,
-    responses={
-        404: {"description": "no such image of yours, or it is deleted and purged"},
-        503: {"description": "the store is down: the deletion is recorded and ends later"},
-    },
+    responses=refusals(
+        _404="no such image of yours, or it is deleted and purged",
+        _503="the store is down: the deletion is recorded and ends later",
+    ),
 )
 def delete_image(
-    image_id: int, user: UserDep, session: SessionDep, resources: ResourcesDep
+    image_id: ImageId, user: UserDep, session: SessionDep, resources: ResourcesDep
 ) -> DeleteAccepted:
     """Delete the image: its original, every derivative and its row.
 

@@ -19,7 +19,7 @@ from glowworm.tokens import SESSION_LIFETIME, close_web_session, open_web_sessio
 from upload_service.browser_auth import COOKIE_NAME
 from upload_service.deps import ResourcesDep, SessionDep
 from upload_service.resources import Resources
-from upload_service.schemas import SessionOut
+from upload_service.schemas import SessionOut, refusals
 from upload_service.security_headers import page_policy
 
 router = APIRouter(tags=["pages"])
@@ -57,7 +57,7 @@ def admin_page(resources: ResourcesDep) -> FileResponse:
     return _page(resources, "admin.html")
 
 
-@router.post("/api/session", response_model=SessionOut)
+@router.post("/api/session", response_model=SessionOut, responses=refusals(401))
 def sign_in(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials, Depends(_bearer)],

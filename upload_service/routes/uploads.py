@@ -21,7 +21,7 @@ from sqlalchemy.orm import lazyload
 from glowworm.models import Image, Status
 from upload_service import store
 from upload_service.broker import BrokerUnavailable
-from upload_service.deps import CALLER_OPENAPI, CallerDep, ResourcesDep, utcnow
+from upload_service.deps import CALLER_OPENAPI, CallerDep, ImageId, ResourcesDep, utcnow
 from upload_service.pending import checked_upload, earlier_copy, pending_row
 from upload_service.quotas import Quota, room_for
 from upload_service.rate_limits import Limited
@@ -32,10 +32,11 @@ from upload_service.schemas import (
     UploadInstructions,
     UploadRequest,
     UploadResponse,
+    refusals,
 )
 from upload_service.views import pending_summary, status_summary
 
-router = APIRouter(prefix="/api/uploads", tags=["uploads"])
+router = APIRouter(prefix="/api/uploads", tags=["uploads"], responses=refusals(401, 422))
 
 
 @router.post(
@@ -44,8 +45,12 @@ router = APIRouter(prefix="/api/uploads", tags=["uploads"])
     response_model=UploadResponse | DuplicateResponse,
     responses={
         200: {"model": DuplicateResponse, "description": "already uploaded"},
-        403: {"description": "over the caller's storage quota"},
-        429: {"description": "too many upload URLs asked for; wait Retry-After seconds"},
+        **refusals(
+            413,
+            415,
+            _403="over the caller's storage quota",
+            _429="too many upload URLs asked for; wait Retry-After seconds",
+        ),
     },
     openapi_extra=CALLER_OPENAPI,
 )
@@ -122,14 +127,17 @@ _ROW_ONLY = (lazyload(Image.jobs), lazyload(Image.derivatives))
     response_model=UploadCompleted,
     responses={
         200: {"model": UploadCompleted, "description": "already registered; nothing queued"},
-        409: {"description": "nothing stored under the upload's key yet"},
-        410: {"description": "the upload expired with nothing stored; ask for a new one"},
-        503: {"description": "the broker is down; MinIO's own event starts processing later"},
+        **refusals(
+            404,
+            _409="nothing stored under the upload's key yet",
+            _410="the upload expired with nothing stored; ask for a new one",
+            _503="the broker is down; MinIO's own event starts processing later",
+        ),
     },
     openapi_extra=CALLER_OPENAPI,
 )
 def complete_upload(
-    image_id: int,
+    image_id: ImageId,
     caller: CallerDep,
     resources: ResourcesDep,
     response: Response,

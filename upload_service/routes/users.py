@@ -15,11 +15,11 @@ from upload_service.broker import BrokerUnavailable
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
 from upload_service.quotas import Quota, usage
 from upload_service.rate_limits import Limited
-from upload_service.schemas import LimitsOut, MeOut, QuotaOut
+from upload_service.schemas import LimitsOut, MeOut, QuotaOut, refusals
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], responses=refusals(401))
 
 
 @router.get("/me", response_model=MeOut)
@@ -48,7 +48,7 @@ def about_me(user: UserDep, session: SessionDep, resources: ResourcesDep) -> MeO
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ErasureReceipt,
     responses={
-        503: {"description": "the store is down: the erasure is recorded and ends later"},
+        **refusals(_503="the store is down: the erasure is recorded and ends later"),
     },
 )
 def erase_my_images(user: UserDep, session: SessionDep, resources: ResourcesDep) -> ErasureReceipt:

@@ -54,7 +54,7 @@ def test_upload_answers_a_presigned_put_and_a_pending_image(
     assert body["upload"]["url"].startswith("http://")
     assert "X-Amz-Signature=" in body["upload"]["url"]
     assert "X-Amz-Expires=900" in body["upload"]["url"]
-    assert body["upload"]["headers"] == {"Content-Type": "image/jpeg"}
+    assert body["upload"]["headers"] == {"Content-Type": "image/jpeg", "If-None-Match": "*"}
     assert body["data"] == {
         "id": body["id"],
         "processing_status": "pending",
