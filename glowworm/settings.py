@@ -2,18 +2,42 @@
 
 Each deployable builds its own settings object once, in ``main()`` or the app factory,
 and passes it down; nothing reads the environment at import time.
+
+Any setting may come from a file instead (Docker and Kubernetes secrets):
+``GLOWWORM_S3_SECRET_KEY_FILE=/run/secrets/s3`` reads it from there, trailing newline
+dropped. Setting both a variable and its ``_FILE`` is an error, not a silent choice.
+
+The built-in defaults hold the local scripts' well-known secrets; a deployable refuses
+to start with one of them (a clear error naming each) unless
+``GLOWWORM_ALLOW_DEFAULT_SECRETS=true`` says this is a development machine, as the env
+file of infra/services.sh does.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "GLOWWORM_"
+# Secrets anyone can look up: ours (the defaults below, infra/services.sh, the compose
+# file's examples) and the services' own factory defaults.
+WELL_KNOWN_SECRETS = frozenset({"glowworm", "glowworm-secret", "minioadmin", "guest", "postgres"})
 
 
 class Settings(BaseSettings):
     """Connection and naming settings that both services need."""
 
-    model_config = SettingsConfigDict(env_prefix="GLOWWORM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     database_url: str = "postgresql+psycopg://glowworm:glowworm@127.0.0.1:5432/glowworm"
     amqp_url: str = "amqp://glowworm:glowworm@127.0.0.1:5672//"
@@ -36,3 +60,69 @@ class Settings(BaseSettings):
     default_owner: str = "s3-import"
     jpeg_quality: int = Field(default=85, ge=1, le=95)
     log_level: str = "INFO"
+    # A development machine (infra/services.sh's env file, the demo, the tests): the
+    # well-known secrets above are accepted. Never set it anywhere else.
+    allow_default_secrets: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _SettingFiles(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    @model_validator(mode="after")
+    def _no_well_known_secrets(self) -> Settings:
+        if self.allow_default_secrets:
+            return self
+        known = [
+            f"{ENV_PREFIX}{name.upper()}"
+            for name, secret in (
+                ("s3_secret_key", self.s3_secret_key),
+                ("database_url", urlsplit(self.database_url).password),
+                ("amqp_url", urlsplit(self.amqp_url).password),
+            )
+            if secret in WELL_KNOWN_SECRETS
+        ]
+        if known:
+            raise ValueError(
+                f"{', '.join(known)} use a well-known default secret; set your own (directly "
+                f"or as {ENV_PREFIX}..._FILE), or {ENV_PREFIX}ALLOW_DEFAULT_SECRETS=true on a "
+                "development machine"
+            )
+        return self
+
+
+class _SettingFiles(PydanticBaseSettingsSource):
+    """``GLOWWORM_<NAME>_FILE``: the setting read from that file."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        variable = f"{ENV_PREFIX}{field_name.upper()}"
+        path = os.environ.get(f"{variable}_FILE")
+        if path is None:
+            return None, field_name, False
+        if variable in os.environ:
+            raise ValueError(f"set {variable} or {variable}_FILE, not both")
+        try:
+            value = Path(path).read_text().removesuffix("\n")
+        except OSError as e:
+            raise ValueError(f"{variable}_FILE: cannot read {path}: {e.strerror}") from e
+        return value, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            value, name, _ = self.get_field_value(field, field_name)
+            if value is not None:
+                found[name] = value
+        return found

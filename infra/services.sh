@@ -482,6 +482,8 @@ export GLOWWORM_S3_PUBLIC_ENDPOINT=http://127.0.0.1:$S3_PORT
 export GLOWWORM_S3_ACCESS_KEY=$S3_ACCESS_KEY
 export GLOWWORM_S3_SECRET_KEY=$S3_SECRET_KEY
 export GLOWWORM_S3_NOTIFY_ARN=$(minio_target_arn)
+# Services on loopback with this script's well-known passwords: a development machine.
+export GLOWWORM_ALLOW_DEFAULT_SECRETS=true
 EOF
 }
 

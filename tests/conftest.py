@@ -40,6 +40,11 @@ from upload_service.settings import UploadSettings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+# The tests run on loopback services made with infra/services.sh's well-known passwords
+# (its env file says so too; this covers a run of the unit tests without it). The
+# refusal itself is tested with the setting passed explicitly (tests/glowworm/test_settings.py).
+os.environ.setdefault("GLOWWORM_ALLOW_DEFAULT_SECRETS", "true")
+
 CORPUS = Path(__file__).parent / "data" / "corpus"
 T = TypeVar("T")
 ROOT = Path(__file__).parent.parent
