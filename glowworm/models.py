@@ -251,6 +251,17 @@ class JobAttempt(Base):
     finished_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class SigningKey(Base):
+    """A secret the deployables share through the database, by purpose
+    (``glowworm.upload_claims``); made by the migration that added its purpose."""
+
+    __tablename__ = "signing_keys"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+
+
 class PipelineState(Base):
     """A single row: whether an operator paused processing (survives processor restarts)."""
 

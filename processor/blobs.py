@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import urllib3
 from minio import Minio
@@ -36,6 +36,8 @@ class ObjectHead:
     etag: str
     size: int
     content_type: str | None
+    # User metadata (x-amz-meta-{name}), by name in lower case.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def _translate(e: Exception, what: str, *, reading: bool) -> Exception:
@@ -66,6 +68,7 @@ def head(store: Minio, bucket: str, key: str) -> ObjectHead:
         etag=(found.etag or "").strip('"'),
         size=found.size or 0,
         content_type=found.content_type,
+        metadata=_user_metadata(found.metadata),
     )
 
 
@@ -162,10 +165,14 @@ def metadata(store: Minio, bucket: str, key: str) -> dict[str, str]:
         found = store.stat_object(bucket, key)
     except _ERRORS as e:
         raise _translate(e, f"reading s3://{bucket}/{key}", reading=True) from e
+    return _user_metadata(found.metadata)
+
+
+def _user_metadata(headers: Mapping[str, str] | None) -> dict[str, str]:
     prefix = "x-amz-meta-"
     return {
         name.lower().removeprefix(prefix): value
-        for name, value in (found.metadata or {}).items()
+        for name, value in (headers or {}).items()
         if name.lower().startswith(prefix)
     }
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
-from glowworm import lifecycle
+from glowworm import lifecycle, upload_claims
 from glowworm.errors import FailureKind, PermanentError, TransientError
 from glowworm.manifests import manifest_key
 from glowworm.models import Image, Status, User
@@ -44,7 +44,7 @@ def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> Finish
         log.info("ingest.skip_deleted", bucket=event.bucket, key=event.key)
         return Finished()
     with ctx.database() as session:
-        image = _find_or_register(session, event, ctx)
+        image = _find_or_register(session, event, found, ctx)
         if image.deleted_at is not None:
             return _deleted(image, event, ctx)
         jobs = {job.job_type: job for job in image.jobs}
@@ -87,8 +87,12 @@ def _deleted(image: Image, event: ObjectCreated, ctx: Context) -> Finished:
     )
 
 
-def _find_or_register(session: Session, event: ObjectCreated, ctx: Context) -> Image:
-    """The image row for bucket/key, locked; made (race-safely) for objects the API never saw."""
+def _find_or_register(
+    session: Session, event: ObjectCreated, found: blobs.ObjectHead, ctx: Context
+) -> Image:
+    """The image row for bucket/key, locked; made (race-safely) for objects with none: an
+    upload through a POST policy, owned by the user its claim names
+    (``glowworm.upload_claims``), or an S3 tool's, owned by the default owner."""
     query = (
         select(Image)
         .where(Image.bucket == event.bucket, Image.key == event.key)
@@ -97,12 +101,20 @@ def _find_or_register(session: Session, event: ObjectCreated, ctx: Context) -> I
     image = session.scalars(query.with_for_update()).one_or_none()
     if image is not None:
         return image
-    owner = user_named(session, ctx.settings.default_owner)
+    claimed = upload_claims.owner_of(
+        upload_claims.signing_key(session),
+        found.metadata.get(upload_claims.METADATA_NAME),
+        event.key,
+    )
+    owner = session.get(User, claimed) if claimed is not None else None
+    if owner is None:
+        owner = user_named(session, ctx.settings.default_owner)
     try:
         with session.begin_nested():
             session.add(
                 Image(
                     owner_id=owner.id,
+                    declared_content_type=found.content_type if claimed else None,
                     bucket=event.bucket,
                     key=event.key,
                     original_filename=posixpath.basename(event.key)[-255:] or event.key[-255:],

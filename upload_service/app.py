@@ -12,6 +12,7 @@ from cachetools import TTLCache
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
+from glowworm import upload_claims
 from glowworm.db import make_engine, make_session_factory
 from glowworm.logs import configure_logging
 from glowworm.status_events import StatusEvent
@@ -67,9 +68,10 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
             broker = Broker(settings.amqp_url, topology)
             opened.callback(broker.close)
             relay = StatusRelay(settings.amqp_url, topology, on_event=on_event, on_gap=on_gap)
+            sessions = make_session_factory(engine)
             app.state.resources = Resources(
                 settings=settings,
-                sessions=make_session_factory(engine),
+                sessions=sessions,
                 inserts=inserts,
                 signer=make_s3_client(settings, public=True),
                 put_signer=PutSigner(
@@ -91,6 +93,7 @@ def create_app(settings: UploadSettings | None = None) -> FastAPI:
                 callers=TTLCache(maxsize=TOKEN_CACHE_SIZE, ttl=settings.token_cache_seconds),
                 upload_threads=CapacityLimiter(UPLOAD_THREADS),
                 rate_limits=RateLimits(settings),
+                claim_key=upload_claims.SigningKeyCache(),
             )
             relay.start()
             opened.push_async_callback(asyncio.to_thread, relay.stop)

@@ -141,18 +141,27 @@ def unsigned_url(base: str, key: str) -> str:
 
 
 def post_policy(
-    signer: S3Client, bucket: str, key: str, content_type: str, max_bytes: int, expires: int
+    signer: S3Client,
+    bucket: str,
+    key: str,
+    content_type: str,
+    max_bytes: int,
+    expires: int,
+    metadata: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, str]]:
-    """The URL and form fields of one POST of ``key``, bound to this Content-Type and at
-    most ``max_bytes``, until ``expires`` seconds from now; the store answers 201."""
+    """The URL and form fields of one POST of ``key``, bound to this Content-Type, at
+    most ``max_bytes`` and exactly this user ``metadata`` (``x-amz-meta-{name}``), until
+    ``expires`` seconds from now; the store answers 201."""
+    meta = {f"x-amz-meta-{name}": value for name, value in (metadata or {}).items()}
     post = signer.generate_presigned_post(
         Bucket=bucket,
         Key=key,
-        Fields={"success_action_status": "201", "Content-Type": content_type},
+        Fields={"success_action_status": "201", "Content-Type": content_type, **meta},
         Conditions=[
             {"success_action_status": "201"},
             {"Content-Type": content_type},
             ["content-length-range", 1, max_bytes],
+            *({name: value} for name, value in meta.items()),
         ],
         ExpiresIn=expires,
     )

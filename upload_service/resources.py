@@ -10,6 +10,7 @@ from cachetools import TTLCache
 from sqlalchemy.orm import Session, sessionmaker
 
 from glowworm.tokens import Caller
+from glowworm.upload_claims import SigningKeyCache
 from upload_service.batched_inserts import BatchedInserts
 from upload_service.broker import Broker
 from upload_service.hub import Hub
@@ -48,3 +49,5 @@ class Resources:
     upload_threads: CapacityLimiter
     # Per-user counts of upload URLs and retries (upload_service/rate_limits.py).
     rate_limits: RateLimits
+    # Signs the owner claims of POST-policy uploads (glowworm/upload_claims.py).
+    claim_key: SigningKeyCache

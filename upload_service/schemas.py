@@ -255,6 +255,7 @@ class LimitsOut(BaseModel):
 
 
 class MeOut(BaseModel):
+    id: int
     user: str
     admin: bool
     quota: QuotaOut

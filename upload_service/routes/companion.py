@@ -16,7 +16,10 @@ Point the plugin at the API (``companionEndpoint: 'https://api.example'`` in Upp
 The shapes are Companion's (``packages/@uppy/companion/src/server/controllers/s3.ts``)
 as Uppy 6.3's ``CompanionS3.ts`` reads them. Unlike Companion these routes need the
 caller's token (bearer header, or the page session cookie: Uppy 6 sends no headers), and
-each upload gets its image row exactly as ``POST /api/uploads`` makes it. Processing
+a multipart upload gets its image row exactly as ``POST /api/uploads`` makes it. A GET
+changes nothing, so ``GET /params`` makes no row: its POST policy carries a signed claim
+of the caller (``glowworm.upload_claims``), and the processor makes the caller's row when
+the object lands. Processing
 starts when the object lands, as for any other upload; a multipart upload lands in
 ``complete`` here, so that route queues its ingest at once, as ``POST
 /api/uploads/{id}/complete`` does, instead of waiting for MinIO's stored event. Errors
@@ -34,7 +37,6 @@ quota's free bytes.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -43,8 +45,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from glowworm import upload_claims
 from glowworm.lifecycle import MULTIPART_LIFETIME
 from glowworm.models import Image, User
+from glowworm.storage import original_key
 from upload_service import presign, store
 from upload_service.broker import BrokerUnavailable
 from upload_service.browser_auth import BrowserUserDep
@@ -156,25 +160,29 @@ def upload_parameters(
     type_: Annotated[str, Query(alias="type")] = "",
 ) -> CompanionUploadParameters:
     """A POST policy for one object, bound to the content type and the size limit (or
-    the caller's free quota, if smaller)."""
+    the caller's free quota, if smaller).
+
+    A GET changes nothing: no image row is made here. The policy fixes the key under the
+    caller's prefix and a signed claim of the caller in the object's metadata, and the
+    processor makes the row, the caller's, when the object lands (``upload_claims``).
+    """
     settings = resources.settings
     resources.rate_limits.hit(Limited.PRESIGN, user.id)
     name, content_type = checked_upload(filename, type_, None, settings.max_upload_bytes)
     room = room_for(session, user.id, _quota(resources, user), None)
-    expires_at = utcnow() + timedelta(seconds=settings.presign_expiry_seconds)
-    image = new_image(
-        session.connection(),
-        pending_row(
-            user.id, settings.originals_bucket, name, content_type, usable_until=expires_at
-        ),
-    )
+    key = original_key(user.id, name)
     url, fields = presign.post_policy(
         resources.signer,
-        image.bucket,
-        image.key,
+        settings.originals_bucket,
+        key,
         content_type,
         settings.max_upload_bytes if room is None else min(room, settings.max_upload_bytes),
         settings.presign_expiry_seconds,
+        metadata={
+            upload_claims.METADATA_NAME: upload_claims.sign(
+                resources.claim_key.get(session), user.id, key
+            )
+        },
     )
     return CompanionUploadParameters(
         url=url, fields=fields, expires=settings.presign_expiry_seconds

@@ -30,6 +30,7 @@ def about_me(user: UserDep, session: SessionDep, resources: ResourcesDep) -> MeO
     held = usage(session, user.id)
     limits = resources.rate_limits
     return MeOut(
+        id=user.id,
         user=user.name,
         admin=user.is_admin,
         quota=QuotaOut(

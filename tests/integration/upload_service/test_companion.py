@@ -7,7 +7,8 @@ ask the route, then send the bytes to MinIO with a plain HTTP client.
 from __future__ import annotations
 
 import io
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
@@ -16,6 +17,9 @@ from PIL import Image
 
 from glowworm.settings import Settings
 from tests.conftest import CORPUS, EventTap, Uploader
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MiB = 1024 * 1024
 
@@ -27,10 +31,18 @@ def _row(client: TestClient, headers: dict[str, str], key: str) -> dict[str, Any
     return row
 
 
+def _rows(client: TestClient, headers: dict[str, str], key: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = client.get(
+        "/api/images", headers=headers, params={"key": key}
+    ).json()["items"]
+    return items
+
+
 def test_params_answers_a_post_policy_that_lands_and_is_processed(
     uploader: Uploader, make_token: Any, settings: Settings, processors: Any
 ) -> None:
     client, headers = uploader.client, make_token()
+    me = client.get("/api/users/me", headers=headers).json()
     data = (CORPUS / "orientation-portrait-3.jpg").read_bytes()
     answer = client.get(
         "/s3/params",
@@ -47,9 +59,9 @@ def test_params_answers_a_post_policy_that_lands_and_is_processed(
     assert fields["Content-Type"] == "image/jpeg"
     assert fields["success_action_status"] == "201"
     assert {"policy", "x-amz-signature", "x-amz-credential"} <= set(fields)
-    row = _row(client, headers, fields["key"])
-    assert row["processing_status"] == "pending"
-    assert row["filename"] == "portrait.jpg"
+    assert fields["x-amz-meta-glowworm-claim"].startswith(f"{me['id']}.")
+    # A GET changes nothing: the row comes when the object lands.
+    assert client.get("/api/images", headers=headers).json()["total"] == 0
 
     # The policy binds the content type and the size limit.
     wrong_type = uploader.http.post(
@@ -62,10 +74,23 @@ def test_params_answers_a_post_policy_that_lands_and_is_processed(
         body["url"], data=fields, files={"file": ("portrait.jpg", b"", "image/jpeg")}
     )
     assert empty.status_code == 400, empty.text
+    # The claim is bound by the policy too.
+    forged = {**fields, "x-amz-meta-glowworm-claim": "1.0000"}
+    refused = uploader.http.post(
+        body["url"], data=forged, files={"file": ("portrait.jpg", data, "image/jpeg")}
+    )
+    assert refused.status_code == 403, refused.text
     posted = uploader.http.post(
         body["url"], data=fields, files={"file": ("portrait.jpg", data, "image/jpeg")}
     )
     assert posted.status_code == 201, posted.text
+    deadline = time.monotonic() + 30
+    while not (rows := _rows(client, headers, fields["key"])):
+        assert time.monotonic() < deadline, "no row once the object landed"
+        time.sleep(0.2)
+    row = rows[0]
+    assert row["filename"] == "portrait.jpg"
+    assert row["owner"] == me["user"]
     status = uploader.wait(headers, row["id"])
     assert status["processing_status"] == "complete", status
     detail = client.get(f"/api/images/{row['id']}", headers=headers).json()
@@ -390,3 +415,37 @@ def test_an_upload_id_works_only_with_the_row_it_was_made_for(
         listed = app_client.get(f"/s3/multipart/{upload_id}", headers=alice, params={"key": key})
         assert listed.status_code == 200, listed.text
         app_client.delete(f"/s3/multipart/{upload_id}", headers=alice, params={"key": key})
+
+
+def test_an_object_with_a_claim_it_was_not_signed_for_goes_to_the_default_owner(
+    uploader: Uploader, make_token: Any, settings: Settings, processors: Any, s3: S3Client
+) -> None:
+    """A tool user copies someone's claim onto another key, or makes one up: the object
+    is registered, as any tool upload is, for the default owner, never for the victim."""
+    client, headers = uploader.client, make_token()
+    me = client.get("/api/users/me", headers=headers).json()
+    fields = client.get(
+        "/s3/params", headers=headers, params={"filename": "mine.jpg", "type": "image/jpeg"}
+    ).json()["fields"]
+    data = (CORPUS / "orientation-portrait-5.jpg").read_bytes()
+    elsewhere = fields["key"].replace("/mine.jpg", "/planted.jpg")
+    made_up = f"uploads/{me['id']}/{'0' * 32}/made-up.jpg"
+    for key, claim in (
+        (elsewhere, fields["x-amz-meta-glowworm-claim"]),
+        (made_up, f"{me['id']}.{'0' * 64}"),
+    ):
+        s3.put_object(
+            Bucket=settings.originals_bucket,
+            Key=key,
+            Body=data + key.encode(),
+            ContentType="image/jpeg",
+            Metadata={"glowworm-claim": claim},
+        )
+    admin = make_token(admin=True)
+    for key in (elsewhere, made_up):
+        deadline = time.monotonic() + 30
+        while not (rows := _rows(client, admin, key)):
+            assert time.monotonic() < deadline, f"{key} never registered"
+            time.sleep(0.2)
+        assert rows[0]["owner"] == settings.default_owner
+    assert client.get("/api/images", headers=headers).json()["total"] == 0
