@@ -27,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from upload_service.browser_auth import COOKIE_NAME
@@ -67,7 +69,7 @@ class AdmissionLimit:
             await self.app(scope, replay, send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        declared = _header(scope, b"content-length")
+        declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise _too_large(self.max_body_bytes)
         chunks: list[bytes] = []
@@ -109,18 +111,11 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 def _presents_credentials(scope: Scope) -> bool:
-    if _header(scope, b"authorization") is not None:
+    headers = Headers(scope=scope)
+    if "authorization" in headers:
         return True
-    cookies = _header(scope, b"cookie") or ""
-    return any(part.strip().startswith(f"{COOKIE_NAME}=") for part in cookies.split(";"))
+    return COOKIE_NAME in cookie_parser(headers.get("cookie", ""))
 
 
 async def _refuse(send: Send, refused: BodyRefused) -> None:
