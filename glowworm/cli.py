@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import entry_points
 
@@ -54,13 +55,18 @@ def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
 DEFAULT_QUOTA = "default"
 
 
-def _quota_value(text: str) -> int | str:
-    if text == DEFAULT_QUOTA:
-        return text
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("a quota is 0 or more")
-    return value
+def _quota_value(most: int) -> Callable[[str], int | str]:
+    """argparse's type of a quota the column holds: 0 to ``most``, or "default"."""
+
+    def parse(text: str) -> int | str:
+        if text == DEFAULT_QUOTA:
+            return text
+        value = int(text)
+        if not 0 <= value <= most:
+            raise argparse.ArgumentTypeError(f"a quota is 0 to {most}")
+        return value
+
+    return parse
 
 
 def _user_quota(settings: Settings, args: argparse.Namespace) -> int:
@@ -166,10 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
         "quota", help="show or set a user's storage quota (null: the deployment's)"
     )
     quota.add_argument("name", help="user name")
-    for unit in ("bytes", "images"):
+    for unit, most in (("bytes", 2**63 - 1), ("images", 2**31 - 1)):  # BIGINT, INTEGER
         quota.add_argument(
             f"--{unit}",
-            type=_quota_value,
+            type=_quota_value(most),
             help=f"{unit} the user may hold, or '{DEFAULT_QUOTA}' for the deployment's",
         )
     quota.set_defaults(run=_user_quota)

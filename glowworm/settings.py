@@ -3,7 +3,8 @@
 Each deployable builds its own settings object once, in ``main()`` or the app factory,
 and passes it down; nothing reads the environment at import time.
 
-Any setting may come from a file instead (Docker and Kubernetes secrets):
+Any text setting (secrets, URLs) may come from a file instead (Docker and Kubernetes
+secrets):
 ``GLOWWORM_S3_SECRET_KEY_FILE=/run/secrets/s3`` reads it from there, trailing newline
 dropped. Setting both a variable and its ``_FILE`` is an error, not a silent choice.
 
@@ -60,6 +61,12 @@ class Settings(BaseSettings):
     default_owner: str = "s3-import"
     jpeg_quality: int = Field(default=85, ge=1, le=95)
     log_level: str = "INFO"
+    # Storage quota of a user with none of their own (`glowworm user quota`): bytes and
+    # images held, counted over every image not deleted or expired (an upload not yet
+    # stored counts its announced size) when an upload URL is asked for, and when an
+    # upload from a POST policy lands (glowworm/quotas.py). None: unlimited.
+    quota_bytes: int | None = Field(default=None, ge=0)
+    quota_images: int | None = Field(default=None, ge=0)
     # A development machine (infra/services.sh's env file, the demo, the tests): the
     # well-known secrets above are accepted. Never set it anywhere else.
     allow_default_secrets: bool = False

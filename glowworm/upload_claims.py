@@ -58,6 +58,8 @@ def owner_of(key: bytes, claim: str | None, object_key: str) -> int | None:
     if not claim:
         return None
     owner, _, mac = claim.partition(".")
-    if not owner.isdigit() or not hmac.compare_digest(mac, _mac(key, int(owner), object_key)):
+    if not (owner.isascii() and owner.isdigit() and len(owner) <= 10) or not hmac.compare_digest(
+        mac, _mac(key, int(owner), object_key)
+    ):
         return None
     return int(owner)

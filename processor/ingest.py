@@ -19,6 +19,7 @@ from glowworm import lifecycle, upload_claims
 from glowworm.errors import FailureKind, PermanentError, TransientError
 from glowworm.manifests import manifest_key
 from glowworm.models import Image, Status, User
+from glowworm.quotas import Quota, over_quota_message, overrun, usage
 from glowworm.sizes import JobType
 from processor import blobs
 from processor.context import Context
@@ -44,9 +45,17 @@ def ingest(event: ObjectCreated, ctx: Context, *, again: bool = False) -> Finish
         log.info("ingest.skip_deleted", bucket=event.bucket, key=event.key)
         return Finished()
     with ctx.database() as session:
-        image = _find_or_register(session, event, found, ctx)
+        image, claimed_by = _find_or_register(session, event, found, ctx)
         if image.deleted_at is not None:
             return _deleted(image, event, ctx)
+        if image.etag is None and image.processing_status is Status.FAILED:
+            # Refused when it landed (over quota) and removed: a repeated event changes nothing.
+            log.info("ingest.refused_before", image_id=image.id, key=image.key)
+            return Finished()
+        if claimed_by is not None and image.etag is None:
+            over = _over_quota(session, image, claimed_by, found, ctx)
+            if over is not None:
+                return over
         jobs = {job.job_type: job for job in image.jobs}
         if image.etag == found.etag and len(jobs) == len(JobType):
             thumbnail = jobs[JobType.THUMBNAIL]
@@ -87,12 +96,32 @@ def _deleted(image: Image, event: ObjectCreated, ctx: Context) -> Finished:
     )
 
 
+def _over_quota(
+    session: Session, image: Image, owner: User, found: blobs.ObjectHead, ctx: Context
+) -> Finished | None:
+    """A POST-policy upload reserved nothing when its policy was signed: if it does not
+    fit its owner's quota now, it is removed and its image fails saying why."""
+    quota = Quota.of(ctx.settings, owner.quota_bytes, owner.quota_images)
+    if quota.unlimited:
+        return None
+    why = overrun(quota, usage(session, owner.id, besides=image.id), found.size)
+    if why is None:
+        return None
+    blobs.delete(ctx.s3, image.bucket, image.key)
+    image.processing_error = f"{over_quota_message(why)}; the file was removed"
+    image.processing_status = image.thumbnail_status = image.variant_status = Status.FAILED
+    log.info("ingest.over_quota", image_id=image.id, key=image.key, owner=owner.name)
+    return Finished()
+
+
 def _find_or_register(
     session: Session, event: ObjectCreated, found: blobs.ObjectHead, ctx: Context
-) -> Image:
-    """The image row for bucket/key, locked; made (race-safely) for objects with none: an
-    upload through a POST policy, owned by the user its claim names
-    (``glowworm.upload_claims``), or an S3 tool's, owned by the default owner."""
+) -> tuple[Image, User | None]:
+    """The image row for bucket/key, locked, and the user a claim registered it for.
+
+    Made (race-safely) for objects with none: an upload through a POST policy, owned by
+    the user its claim names (``glowworm.upload_claims``), or an S3 tool's, owned by the
+    default owner (the user is then None, as it is for a row that was there)."""
     query = (
         select(Image)
         .where(Image.bucket == event.bucket, Image.key == event.key)
@@ -100,21 +129,20 @@ def _find_or_register(
     )
     image = session.scalars(query.with_for_update()).one_or_none()
     if image is not None:
-        return image
+        return image, None
     claimed = upload_claims.owner_of(
         upload_claims.signing_key(session),
         found.metadata.get(upload_claims.METADATA_NAME),
         event.key,
     )
-    owner = session.get(User, claimed) if claimed is not None else None
-    if owner is None:
-        owner = user_named(session, ctx.settings.default_owner)
+    claimant = session.get(User, claimed) if claimed is not None else None
+    owner = claimant or user_named(session, ctx.settings.default_owner)
     try:
         with session.begin_nested():
             session.add(
                 Image(
                     owner_id=owner.id,
-                    declared_content_type=found.content_type if claimed else None,
+                    declared_content_type=found.content_type if claimant else None,
                     bucket=event.bucket,
                     key=event.key,
                     original_filename=posixpath.basename(event.key)[-255:] or event.key[-255:],
@@ -122,7 +150,7 @@ def _find_or_register(
             )
     except IntegrityError:
         pass  # another worker registered it first; take theirs
-    return session.scalars(query.with_for_update()).one()
+    return session.scalars(query.with_for_update()).one(), claimant
 
 
 def user_named(session: Session, name: str) -> User:

@@ -158,6 +158,9 @@ def post_policy(
         Key=key,
         Fields={"success_action_status": "201", "Content-Type": content_type, **meta},
         Conditions=[
+            # The exact key, always: for a key ending in "${filename}" botocore would
+            # otherwise allow any key that starts like it.
+            {"key": key},
             {"success_action_status": "201"},
             {"Content-Type": content_type},
             ["content-length-range", 1, max_bytes],

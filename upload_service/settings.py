@@ -43,16 +43,12 @@ class UploadSettings(Settings):
     presign_rate_limit: str = "50/second;1000/minute"
     retry_rate_limit: str = "10/second;120/minute"
     # Where the counts live (a `limits` storage URI). "memory://" counts in each API
-    # process, so R replicas allow R times the rate; "redis://host:6379" shares one count.
+    # process, so R replicas allow R times the rate; a shared store ("redis://host:6379")
+    # needs the `limits` extra for it installed.
     rate_limit_storage: str = "memory://"
     # Status WebSockets one user may hold open on one API process; more are closed with
     # 4429 (upload_service/routes/ws.py).
     max_sockets_per_user: int = Field(default=20, ge=1)
-    # Storage quota of a user with none of their own (`glowworm user quota`): bytes and
-    # images held, counted at presign time over every image not deleted or expired (an
-    # upload not yet stored counts its announced size). None: unlimited.
-    quota_bytes: int | None = Field(default=None, ge=0)
-    quota_images: int | None = Field(default=None, ge=0)
 
     @field_validator("presign_rate_limit", "retry_rate_limit")
     @classmethod

@@ -74,4 +74,6 @@ def test_user_quota_takes_sizes_or_default_and_refuses_negatives(
     assert args.images == "default"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["user", "quota", "alice", "--bytes", "-5"])
-    assert "a quota is 0 or more" in capsys.readouterr().err
+    assert "a quota is 0 to 9223372036854775807" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["user", "quota", "alice", "--images", str(2**31)])

@@ -17,5 +17,5 @@ def test_a_claim_is_nothing_on_another_key_with_another_owner_or_another_signing
     assert owner_of(KEY, claim, "uploads/7/0123abcd/dog.jpg") is None
     assert owner_of(KEY, "8." + claim.split(".", 1)[1], OBJECT) is None
     assert owner_of(bytes(32), claim, OBJECT) is None
-    for junk in (None, "", "7", "seven.abc", "7.", ".abc"):
+    for junk in (None, "", "7", "seven.abc", "7.", ".abc", "²." + "0" * 64, "9" * 5000 + ".a"):
         assert owner_of(KEY, junk, OBJECT) is None

@@ -48,6 +48,7 @@ from sqlalchemy import select
 from glowworm import upload_claims
 from glowworm.lifecycle import MULTIPART_LIFETIME
 from glowworm.models import Image, User
+from glowworm.quotas import Quota
 from glowworm.storage import original_key
 from upload_service import presign, store
 from upload_service.broker import BrokerUnavailable
@@ -55,7 +56,7 @@ from upload_service.browser_auth import BrowserUserDep
 from upload_service.deps import KEY_MAX, PLAIN_TEXT, ResourcesDep, SessionDep, utcnow
 from upload_service.parts import PartPlan
 from upload_service.pending import checked_upload, new_image, pending_row
-from upload_service.quotas import Quota, room_for
+from upload_service.quotas import room_for
 from upload_service.rate_limits import Limited
 from upload_service.resources import Resources
 from upload_service.schemas import (

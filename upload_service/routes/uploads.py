@@ -19,11 +19,12 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy.orm import lazyload
 
 from glowworm.models import Image, Status
+from glowworm.quotas import Quota
 from upload_service import store
 from upload_service.broker import BrokerUnavailable
 from upload_service.deps import CALLER_OPENAPI, CallerDep, ImageId, ResourcesDep, utcnow
 from upload_service.pending import checked_upload, earlier_copy, pending_row
-from upload_service.quotas import Quota, room_for
+from upload_service.quotas import room_for
 from upload_service.rate_limits import Limited
 from upload_service.resources import Resources
 from upload_service.schemas import (

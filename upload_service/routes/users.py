@@ -10,10 +10,10 @@ import structlog
 from fastapi import APIRouter, HTTPException, status
 
 from glowworm.erasure import ErasureReceipt, mark_erased
+from glowworm.quotas import Quota, usage
 from upload_service import store
 from upload_service.broker import BrokerUnavailable
 from upload_service.deps import ResourcesDep, SessionDep, UserDep
-from upload_service.quotas import Quota, usage
 from upload_service.rate_limits import Limited
 from upload_service.schemas import LimitsOut, MeOut, QuotaOut, refusals
 

@@ -449,3 +449,23 @@ def test_an_object_with_a_claim_it_was_not_signed_for_goes_to_the_default_owner(
             time.sleep(0.2)
         assert rows[0]["owner"] == settings.default_owner
     assert client.get("/api/images", headers=headers).json()["total"] == 0
+
+
+def test_a_policy_holds_its_exact_key_whatever_the_file_is_called(
+    uploader: Uploader, make_token: Any
+) -> None:
+    """A key ending in "${filename}" would make botocore sign "starts-with" instead of
+    the key (S3's placeholder for the uploaded file's name); the policy still names the
+    one key, so MinIO refuses any other."""
+    headers = make_token()
+    body = uploader.client.get(
+        "/s3/params", headers=headers, params={"filename": "${filename}", "type": "image/jpeg"}
+    ).json()
+    fields = body["fields"]
+    assert fields["key"].endswith("/${filename}")
+    data = (CORPUS / "orientation-portrait-2.jpg").read_bytes()
+    other = {**fields, "key": fields["key"].replace("${filename}", "other.jpg")}
+    refused = uploader.http.post(
+        body["url"], data=other, files={"file": ("other.jpg", data, "image/jpeg")}
+    )
+    assert refused.status_code == 403, refused.text

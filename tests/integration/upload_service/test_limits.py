@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +25,9 @@ from glowworm.tokens import issue_token
 from tests.conftest import CORPUS, ApiServer, Uploader
 from upload_service.app import create_app
 from upload_service.settings import UploadSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 PHOTO = (CORPUS / "orientation-landscape-1.jpg").read_bytes()
 
@@ -244,3 +247,56 @@ def test_a_post_policy_allows_only_the_free_quota_and_minio_holds_it(
         files={"file": ("limited.jpg", b"\xff" * room, "image/jpeg")},
     )
     assert fits.status_code == 201, fits.text
+
+
+def _image_at(uploader: Uploader, headers: dict[str, str], key: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while not (
+        items := uploader.client.get("/api/images", headers=headers, params={"key": key}).json()[
+            "items"
+        ]
+    ):
+        assert time.monotonic() < deadline, f"no image at {key}"
+        time.sleep(0.2)
+    image: dict[str, Any] = items[0]
+    return image
+
+
+def test_a_policy_upload_that_no_longer_fits_the_quota_is_removed_and_its_image_says_why(
+    uploader: Uploader,
+    settings: UploadSettings,
+    processor_env: dict[str, str],
+    processors: Any,
+    s3: S3Client,
+) -> None:
+    """A POST policy reserves nothing (its GET makes no row), so two policies may both be
+    signed while one image is free: the processor checks the second when it lands."""
+    name, headers = _user(settings)
+    _quota_cli(processor_env, name, "--images", "1")
+    first = _companion_params(uploader.client, headers).json()
+    second = _companion_params(uploader.client, headers).json()  # the image is still free
+    posted = uploader.http.post(
+        first["url"],
+        data=first["fields"],
+        files={"file": ("a.jpg", PHOTO + uuid.uuid4().bytes, "image/jpeg")},
+    )
+    assert posted.status_code == 201, posted.text
+    done = uploader.wait(headers, _image_at(uploader, headers, first["fields"]["key"])["id"])
+    assert done["processing_status"] == "complete"
+    late = uploader.http.post(
+        second["url"],
+        data=second["fields"],
+        files={"file": ("b.jpg", PHOTO + uuid.uuid4().bytes, "image/jpeg")},
+    )
+    assert late.status_code == 201, late.text
+    refused = uploader.wait(headers, _image_at(uploader, headers, second["fields"]["key"])["id"])
+    assert refused["processing_status"] == "failed"
+    assert refused["processing_error"] == (
+        "over your storage quota: you hold 1 images, the most your quota allows; delete "
+        "images (DELETE /api/images/{id}) or ask an admin for a larger quota; the file was "
+        "removed"
+    )
+    listed = s3.list_objects_v2(Bucket=settings.originals_bucket, Prefix=second["fields"]["key"])
+    assert listed.get("KeyCount") == 0, "the file over the quota is not kept"
+    me = uploader.client.get("/api/users/me", headers=headers).json()
+    assert me["quota"]["images_used"] == 1, "the refused upload holds nothing"

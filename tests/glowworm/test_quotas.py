@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from upload_service.quotas import Quota
+from glowworm.quotas import Quota
 from upload_service.settings import UploadSettings
 
 
