@@ -4,8 +4,9 @@
 operator) both start here. Every image of the user, uploads still waiting for their PUT
 included (not a POST policy from ``GET /s3/params``, which makes no row: a file sent
 through it after the erasure is a new image), is soft-deleted in one transaction, so
-all of them leave every route at once; each is then purged as one deleted image is (``processor/removal.py``): the
-original, every derivative, the manifest, then the row with its jobs and history.
+all of them leave every route at once; each is then purged as one deleted image is
+(``processor/removal.py``): the original, every derivative, the manifest, then the row
+with its jobs and history.
 
 The receipt names each image and each object it had. A derivative that a row of an
 image not erased also names (a duplicate from before duplicates had copies of their
